@@ -1,0 +1,86 @@
+"""The article's imgaug pipeline, every augmenter on, and its deterministic application.
+
+The article's text lists these augmenters (its repository had them commented out). Renamed
+augmenters use imgaug 0.4's current names (LinearContrast for ContrastNormalization,
+BlendAlphaFrequencyNoise for FrequencyNoiseAlpha). Two changes keep the output identical across
+processes: explicit mode lists instead of `ia.ALL` (a set,
+whose order changes between processes), and one seeded pipeline applied in fixed-size batches.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kombat.compat import imgaug
+
+# imgaug's ia.ALL for these parameters, spelled out in a fixed order.
+PAD_MODES = ["constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect", "symmetric", "wrap"]
+AFFINE_MODES = ["constant", "edge", "symmetric", "reflect", "wrap"]
+BATCH = 256
+
+
+def article_pipeline(seed: int):
+    """The article's augmentation sequence (100x56 frames, seed 44 in the article)."""
+    ia, iaa = imgaug()
+
+    def sometimes(augmenter):
+        return iaa.Sometimes(0.5, augmenter)
+
+    return iaa.Sequential(
+        [
+            iaa.Fliplr(0.5),
+            sometimes(iaa.CropAndPad(percent=(-0.05, 0.1), pad_mode=PAD_MODES, pad_cval=(0, 255))),
+            sometimes(
+                iaa.Affine(
+                    scale={"x": (0.8, 1.2), "y": (0.8, 1.2)},
+                    translate_percent={"x": (-0.1, 0.1), "y": (-0.1, 0.1)},
+                    rotate=(-5, 5),
+                    shear=(-5, 5),
+                    order=[0, 1],
+                    cval=(0, 255),
+                    mode=AFFINE_MODES,
+                )
+            ),
+            iaa.Grayscale(alpha=(0.0, 1.0)),
+            iaa.Invert(0.05, per_channel=False),
+            iaa.SomeOf(
+                (0, 5),
+                [
+                    iaa.OneOf([iaa.GaussianBlur((0, 2.0)), iaa.AverageBlur(k=(2, 5)), iaa.MedianBlur(k=(3, 5))]),
+                    iaa.Sharpen(alpha=(0, 1.0), lightness=(0.75, 1.5)),
+                    iaa.Emboss(alpha=(0, 1.0), strength=(0, 2.0)),
+                    iaa.AdditiveGaussianNoise(loc=0, scale=(0.0, 0.01 * 255), per_channel=0.5),
+                    iaa.Add((-10, 10), per_channel=0.5),
+                    iaa.AddToHueAndSaturation((-20, 20)),
+                    iaa.OneOf(
+                        [
+                            iaa.Multiply((0.9, 1.1), per_channel=0.5),
+                            iaa.BlendAlphaFrequencyNoise(
+                                exponent=(-2, 0),
+                                foreground=iaa.Multiply((0.9, 1.1), per_channel=True),
+                                background=iaa.LinearContrast((0.9, 1.1)),
+                            ),
+                        ]
+                    ),
+                    iaa.LinearContrast((0.5, 2.0), per_channel=0.5),
+                ],
+                random_order=True,
+            ),
+        ],
+        random_order=True,
+        seed=seed,
+    )
+
+
+def augment_images(images: np.ndarray, copies: int, seed: int, progress=None) -> np.ndarray:
+    """(N, H, W, 3) uint8 -> (N * copies, H, W, 3): copy k of image i at row i * copies + k."""
+    if copies == 0 or len(images) == 0:
+        return images[:0].copy()
+    pipeline = article_pipeline(seed)
+    repeated = np.repeat(images, copies, axis=0)
+    out = np.empty_like(repeated)
+    for start in range(0, len(repeated), BATCH):
+        out[start : start + BATCH] = pipeline(images=repeated[start : start + BATCH])
+        if progress is not None:
+            progress.update(min(BATCH, len(repeated) - start))
+    return out

@@ -1,0 +1,69 @@
+"""MobileNet v1 as a feature extractor: frames in, global-average-pooled hidden layers out.
+
+Preprocessing lives inside the Keras model (grayscale like the article, resize to 224 like the
+article's tfjs library did silently, MobileNet's [-1, 1] scaling), so the packaged play model
+and the embed stage cannot disagree about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kombat.config import BackboneConfig, EmbedConfig
+from kombat.errors import WeightsError
+
+WEIGHTS_HELP = (
+    "set KERAS_HOME to a folder holding models/mobilenet_1_0_224_tf_no_top.h5 (Keras's own cache; "
+    "in this project's CI that is ../shared/keras), connect to the internet once, "
+    "or set backbone.weights to a weights file"
+)
+
+
+def load_mobilenet(backbone: BackboneConfig, input_shape: tuple[int, int, int]):
+    """Keras MobileNet v1 without its top, with `backbone.weights` ('imagenet' or a file)."""
+    import keras
+
+    weights = backbone.weights
+    if weights != "imagenet":
+        if not Path(weights).is_file():
+            raise WeightsError(f"{weights}: backbone.weights file does not exist ({WEIGHTS_HELP})")
+    if backbone.name != "mobilenet_v1":
+        raise WeightsError(f"backbone.name {backbone.name!r} is not supported; use mobilenet_v1")
+    try:
+        return keras.applications.MobileNet(input_shape=input_shape, alpha=backbone.alpha, include_top=False,
+                                            weights=weights)
+    except Exception as exc:  # Keras raises plain Exception for a failed download
+        reason = str(exc).splitlines()[0][:160]
+        where = "ImageNet weights for MobileNet" if weights == "imagenet" else weights
+        raise WeightsError(f"{where} cannot be loaded ({reason}): {WEIGHTS_HELP}") from None
+
+
+def preprocess(frames, embed: EmbedConfig):
+    """uint8 RGB frames (as a Keras tensor) -> MobileNet's input."""
+    import keras
+    from keras import ops
+
+    x = ops.cast(frames, "float32")
+    if embed.grayscale:
+        luma = ops.sum(x * ops.convert_to_tensor([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
+        x = ops.repeat(luma, 3, axis=-1)
+    if embed.input_size:
+        x = keras.layers.Resizing(embed.input_size, embed.input_size, interpolation="bilinear")(x)
+    return x / 127.5 - 1.0
+
+
+def feature_model(backbone: BackboneConfig, embed: EmbedConfig, frame_shape: tuple[int, int, int], layers: list[str]):
+    """Model: uint8 frames -> [pooled output of each layer in `layers`], in one pass."""
+    import keras
+
+    size = (embed.input_size, embed.input_size, 3) if embed.input_size else tuple(frame_shape)
+    mobilenet = load_mobilenet(backbone, size)
+    names = {layer.name for layer in mobilenet.layers}
+    unknown = [layer for layer in layers if layer not in names]
+    if unknown:
+        raise WeightsError(f"backbone.candidate_layers: {unknown} are not MobileNet layers (e.g. conv_pw_13_relu)")
+    trunk = keras.Model(mobilenet.input, [mobilenet.get_layer(layer).output for layer in layers])
+    frames = keras.Input(shape=frame_shape, dtype="uint8", name="frames")
+    hidden = trunk(preprocess(frames, embed))
+    pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{layer}")(h) for layer, h in zip(layers, hidden)]
+    return keras.Model(frames, pooled, name="mobilenet_features")

@@ -1,0 +1,230 @@
+"""The typed configuration shared by DVC (`params.yaml`) and Hydra (`conf/`).
+
+Every run validates its config against `KombatConfig` before doing any work, so a typo or a
+wrong type stops the run at once, naming the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from kombat.errors import ConfigError
+
+LABELS = ("punch", "kick", "other")
+
+
+class DataSource(str, Enum):
+    synthetic = "synthetic"  # rendered by the synth stage
+    recordings = "recordings"  # the user's own clips under data/raw/
+
+
+class DataFormat(str, Enum):
+    videos = "videos"  # videos/ plus annotations.csv
+    folders = "folders"  # punch/, kick/, other/ folders of images, the article's way
+
+
+class TaskName(str, Enum):
+    three_class = "three_class"  # punch / kick / other, softmax
+    punch_binary = "punch_binary"  # punch / no punch, one sigmoid unit
+
+
+@dataclass
+class SynthConfig:
+    actors: int = 8
+    clips_per_actor: int = 2
+    clip_seconds: float = 24.0
+    fps: int = 30
+    width: int = 320
+    height: int = 180
+    seed: int = 7
+    # Difficulty knobs (see README "Synthetic fighters").
+    hard_negative_rate: float = 0.5  # share of "other" moves that pass near a strike pose
+    occlusion_rate: float = 0.3  # share of clips with an object in front of the fighter
+    noise: float = 1.0  # scales sensor noise, blur, lighting drift and compression together
+
+
+@dataclass
+class DataConfig:
+    source: DataSource = DataSource.synthetic
+    format: DataFormat = DataFormat.videos
+    raw_dir: str = "data/synthetic"
+    annotations: str = "annotations.csv"  # relative to raw_dir; only for format=videos
+    synth: SynthConfig = field(default_factory=SynthConfig)
+
+
+@dataclass
+class ExtractConfig:
+    fps: float = 10.0  # frames sampled per second of video; play decides every 100 ms too
+    width: int = 100
+    height: int = 56
+
+
+@dataclass
+class SplitConfig:
+    test_actors: list[str] = field(default_factory=list)  # empty: chosen by seed
+    val_actors: list[str] = field(default_factory=list)
+    test_fraction: float = 0.25
+    val_fraction: float = 0.2
+    seed: int = 44
+
+
+@dataclass
+class BalanceConfig:
+    splits: list[str] = field(default_factory=lambda: ["train"])
+    seed: int = 44
+
+
+@dataclass
+class AugmentConfig:
+    copies: int = 16  # augmented copies per training image, besides the original
+    seed: int = 44
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "mobilenet_v1"
+    weights: str = "imagenet"  # or a path to a Keras weights file
+    alpha: float = 1.0
+    candidate_layers: list[str] = field(
+        default_factory=lambda: ["conv_pw_13_relu", "conv_pw_12_relu", "conv_pw_11_relu"]
+    )
+
+
+@dataclass
+class EmbedConfig:
+    layer: str = "conv_pw_13_relu"  # which candidate layer the head trains on
+    input_size: int = 224  # 224: resize as the article's tfjs did; 0: the frame's own size
+    grayscale: bool = True  # the article fed grayscale frames
+    batch_size: int = 64
+
+
+@dataclass
+class HeadConfig:
+    units: int = 1024
+    dropout: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    lr: float = 1e-4
+    epochs: int = 40
+    batch_size: int = 64
+    patience: int = 6  # epochs without val loss improvement before early stopping
+    seed: int = 44
+
+
+@dataclass
+class TaskConfig:
+    name: TaskName = TaskName.three_class
+
+
+@dataclass
+class MlflowConfig:
+    tracking_uri: str = ""  # empty: sqlite:///<repo>/mlflow.db
+    experiment: str = "kombat"
+
+
+@dataclass
+class KombatConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    balance: BalanceConfig = field(default_factory=BalanceConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names in the order of the model's outputs."""
+        if self.task.name is TaskName.punch_binary:
+            return ("no_punch", "punch")
+        return LABELS
+
+
+def _check(cfg: KombatConfig) -> None:
+    """Rules a type alone cannot say; each names its key."""
+    positive = {
+        "extract.fps": cfg.extract.fps,
+        "extract.width": cfg.extract.width,
+        "extract.height": cfg.extract.height,
+        "head.units": cfg.head.units,
+        "train.lr": cfg.train.lr,
+        "train.epochs": cfg.train.epochs,
+        "train.batch_size": cfg.train.batch_size,
+        "embed.batch_size": cfg.embed.batch_size,
+        "data.synth.actors": cfg.data.synth.actors,
+        "data.synth.fps": cfg.data.synth.fps,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key} must be > 0, got {value}")
+    if cfg.augment.copies < 0:
+        raise ConfigError(f"augment.copies must be >= 0, got {cfg.augment.copies}")
+    if cfg.embed.layer not in cfg.backbone.candidate_layers:
+        raise ConfigError(
+            f"embed.layer {cfg.embed.layer!r} is not in backbone.candidate_layers "
+            f"{list(cfg.backbone.candidate_layers)}"
+        )
+    if cfg.embed.input_size not in (0,) and cfg.embed.input_size < 32:
+        raise ConfigError(f"embed.input_size must be 0 (native) or >= 32, got {cfg.embed.input_size}")
+    if not 0 <= cfg.head.dropout < 1:
+        raise ConfigError(f"head.dropout must be in [0, 1), got {cfg.head.dropout}")
+    for key in ("test_fraction", "val_fraction"):
+        value = getattr(cfg.split, key)
+        if not 0 < value < 1:
+            raise ConfigError(f"split.{key} must be in (0, 1), got {value}")
+    unknown = set(cfg.balance.splits) - {"train", "val", "test"}
+    if unknown:
+        raise ConfigError(f"balance.splits has unknown split(s) {sorted(unknown)}")
+
+
+def validate(raw: DictConfig | dict[str, Any], source: str = "config") -> KombatConfig:
+    """Merge `raw` onto the schema and return the typed config, or raise ConfigError."""
+    schema = OmegaConf.structured(KombatConfig)
+    try:
+        merged = OmegaConf.merge(schema, raw)
+        cfg = OmegaConf.to_object(merged)
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", None) or "?"
+        message = str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: key {key}: {message}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    assert isinstance(cfg, KombatConfig)
+    return cfg
+
+
+def load(params_path: str | Path = "params.yaml") -> KombatConfig:
+    """Read and validate `params.yaml` (what every DVC stage does first)."""
+    path = Path(params_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found (run from the project root, or `dvc exp run` to compose conf/)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    return validate(raw, source=str(path))
+
+
+def to_dict(cfg: KombatConfig) -> dict[str, Any]:
+    """Plain dict (enums as strings), for logging and for writing YAML."""
+    container = OmegaConf.to_container(OmegaConf.structured(cfg), enum_to_str=True)
+    assert isinstance(container, dict)
+    return container

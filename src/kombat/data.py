@@ -1,0 +1,132 @@
+"""Pure data logic: annotations, which frames to sample, the split by actor, balancing.
+
+No files are read here; the stages pass tables and arrays in and write what comes back.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from kombat.config import LABELS, SplitConfig
+from kombat.errors import ConfigError, DataError
+
+ANNOTATION_COLUMNS = ("video", "start", "end", "label")
+
+
+def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Validate an annotations table: video, start, end (seconds), label[, actor].
+
+    Without an actor column each video is its own group, so the split is by video.
+    Raises DataError naming `source`, the row and what is wrong.
+    """
+    missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing}; expected video,start,end,label[,actor]")
+    unknown = [c for c in table.columns if c not in (*ANNOTATION_COLUMNS, "actor")]
+    if unknown:
+        raise DataError(f"{source}: unknown column(s) {unknown}; expected video,start,end,label[,actor]")
+    if table.empty:
+        raise DataError(f"{source}: no segments")
+    rows = table.copy()
+    for column in ("start", "end"):
+        values = pd.to_numeric(rows[column], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.astype(float))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{source}: row {row + 2}: {column} {rows[column].iloc[row]!r} is not a number of seconds")
+        rows[column] = values.astype(float)
+    rows["label"] = rows["label"].astype(str).str.strip()
+    rows["video"] = rows["video"].astype(str).str.strip()
+    for i, row in enumerate(rows.itertuples(index=False)):
+        where = f"{source}: row {i + 2}"
+        if row.label not in LABELS:
+            raise DataError(f"{where}: unknown label {row.label!r}; use one of {list(LABELS)}")
+        if not row.video:
+            raise DataError(f"{where}: empty video path")
+        if row.start < 0 or row.end <= row.start:
+            raise DataError(f"{where}: segment {row.start}..{row.end} s is empty or negative")
+    if "actor" not in rows.columns:
+        rows["actor"] = rows["video"].map(lambda v: PurePosixPath(v).stem)
+    rows["actor"] = rows["actor"].astype(str).str.strip()
+    for video, group in rows.sort_values("start").groupby("video"):
+        ends = group["end"].to_numpy()[:-1]
+        starts = group["start"].to_numpy()[1:]
+        overlap = np.flatnonzero(starts < ends - 1e-9)
+        if overlap.size:
+            a, b = group.iloc[overlap[0]], group.iloc[overlap[0] + 1]
+            raise DataError(f"{source}: segments {a.start}..{a.end} and {b.start}..{b.end} of {video} overlap")
+    return rows.reset_index(drop=True)
+
+
+def sample_frames(n_frames: int, video_fps: float, sample_fps: float) -> list[tuple[int, float]]:
+    """(frame index, time in seconds) of the frames taken at `sample_fps`: the first frame at or
+    after each sample time, each frame at most once."""
+    if n_frames <= 0 or video_fps <= 0:
+        return []
+    picks: dict[int, float] = {}
+    duration = n_frames / video_fps
+    for k in range(int(math.floor(duration * sample_fps)) + 1):
+        index = math.ceil(k / sample_fps * video_fps - 1e-6)
+        if index < n_frames:
+            picks.setdefault(index, round(index / video_fps, 4))
+    return sorted(picks.items())
+
+
+def label_at(segments: pd.DataFrame, t: float) -> str | None:
+    """The label of the segment holding time t (start inclusive, end exclusive), else None."""
+    hit = segments[(segments["start"] <= t + 1e-9) & (t < segments["end"] - 1e-9)]
+    return str(hit["label"].iloc[0]) if len(hit) else None
+
+
+def assign_splits(actors: list[str], cfg: SplitConfig) -> dict[str, str]:
+    """actor -> train/val/test. Named actors go where named; the rest are drawn by seed."""
+    known = sorted(set(actors))
+    for key in ("test_actors", "val_actors"):
+        wrong = [a for a in getattr(cfg, key) if a not in known]
+        if wrong:
+            raise ConfigError(f"split.{key}: unknown actor(s) {wrong}; the data has {known}")
+    both = set(cfg.test_actors) & set(cfg.val_actors)
+    if both:
+        raise ConfigError(f"split: actor(s) {sorted(both)} are in both test_actors and val_actors")
+    if len(known) < 3:
+        raise DataError(f"the data has {len(known)} actor(s) {known}; a split by actor needs at least 3 "
+                        "(train, val, test): add an actor column or more clips")
+    rng = np.random.default_rng(cfg.seed)
+    rest = [a for a in rng.permutation(known) if a not in (*cfg.test_actors, *cfg.val_actors)]
+    test = list(cfg.test_actors) or rest[: max(1, round(len(known) * cfg.test_fraction))]
+    rest = [a for a in rest if a not in test]
+    val = list(cfg.val_actors) or rest[: max(1, round(len(known) * cfg.val_fraction))]
+    train = [a for a in rest if a not in val]
+    if not train:
+        raise DataError(f"no actor is left for training after test {test} and val {val}")
+    return {a: "test" if a in test else "val" if a in val else "train" for a in known}
+
+
+def class_counts(manifest: pd.DataFrame, split: str) -> dict[str, int]:
+    labels = manifest.loc[manifest["split"] == split, "label"]
+    return {label: int((labels == label).sum()) for label in LABELS}
+
+
+def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int) -> np.ndarray:
+    """Rows to keep (bool per row): in each split of `splits`, every class cut to the smallest class's
+    count (the article dropped surplus frames); other splits kept whole. Seeded, in row order."""
+    rng = np.random.default_rng(seed)
+    keep = np.ones(len(manifest), dtype=bool)
+    for split in splits:
+        in_split = manifest["split"].to_numpy() == split
+        if not in_split.any():
+            continue
+        counts = class_counts(manifest, split)
+        empty = [label for label, n in counts.items() if n == 0]
+        if empty:
+            raise DataError(f"split {split!r} has no {', '.join(empty)} frames; every class needs examples")
+        target = min(counts.values())
+        for label in LABELS:
+            rows = np.flatnonzero(in_split & (manifest["label"].to_numpy() == label))
+            drop = rng.choice(rows, size=len(rows) - target, replace=False)
+            keep[drop] = False
+    return keep

@@ -1,0 +1,144 @@
+"""Disk at the edge: dataset folders (images.npy + manifest.csv) written atomically.
+
+Each stage hands over a folder holding one uint8 array of frames and a manifest with one row per
+frame, so every stage reads and writes the same shape and DVC tracks two files, not thousands.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from kombat.errors import DataError
+
+IMAGES_FILE = "images.npy"
+MANIFEST_FILE = "manifest.csv"
+MANIFEST_COLUMNS = ("source", "actor", "time", "label", "split")
+
+
+@dataclass
+class Dataset:
+    """Frames (N, H, W, 3) uint8 RGB and one manifest row per frame."""
+
+    images: np.ndarray
+    manifest: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        if len(self.images) != len(self.manifest):
+            raise ValueError(f"{len(self.images)} images but {len(self.manifest)} manifest rows")
+
+    def select(self, mask: np.ndarray | pd.Series) -> Dataset:
+        mask = np.asarray(mask, dtype=bool)
+        return Dataset(self.images[mask], self.manifest[mask].reset_index(drop=True))
+
+
+@contextlib.contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename.
+
+    A run that fails or is killed leaves `final` as it was (the temporary folder is removed on
+    failure, and a stale one from a SIGKILL is ignored and cleaned on the next run).
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    for stale in final.parent.glob(f".{final.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_dataset(folder: Path, dataset: Dataset) -> None:
+    """Write `dataset` into `folder` (call inside `atomic_dir`)."""
+    np.save(folder / IMAGES_FILE, np.ascontiguousarray(dataset.images, dtype=np.uint8))
+    dataset.manifest.to_csv(folder / MANIFEST_FILE, index=False)
+
+
+def read_manifest(folder: Path) -> pd.DataFrame:
+    path = Path(folder) / MANIFEST_FILE
+    if not path.is_file():
+        raise DataError(f"{path}: not found (run the stage that makes {Path(folder).name}/ first)")
+    try:
+        return pd.read_csv(path, keep_default_na=False, dtype={"actor": str, "source": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from None
+
+
+def read_dataset(folder: Path, mmap: bool = False) -> Dataset:
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    images_path = folder / IMAGES_FILE
+    try:
+        images = np.load(images_path, mmap_mode="r" if mmap else None)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{images_path}: cannot read: {exc}") from None
+    if images.ndim != 4 or images.shape[-1] != 3 or images.dtype != np.uint8:
+        raise DataError(f"{images_path}: expected (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
+    if len(images) != len(manifest):
+        raise DataError(f"{folder}: {len(images)} images but {len(manifest)} manifest rows")
+    return Dataset(images, manifest)
+
+
+def file_digest(*paths: Path) -> str:
+    """Short sha256 over files' bytes: the data fingerprint logged with every run."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding dvc.yaml or params.yaml, searched upward from `start` (or cwd)."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file() or (folder / "params.yaml").is_file():
+            return folder
+    return here
+
+
+def read_embeddings(folder: Path, layer: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """One layer's pooled embeddings (N, C) float32 and the manifest of their frames."""
+    folder = Path(folder)
+    path = folder / f"{layer}.npy"
+    if not path.is_file():
+        raise DataError(f"{path}: no embeddings for layer {layer!r}; add it to backbone.candidate_layers and "
+                        f"run `dvc repro embed`")
+    manifest = read_manifest(folder)
+    values = np.load(path)
+    if values.ndim != 2 or len(values) != len(manifest):
+        raise DataError(f"{path}: shape {values.shape} does not match {len(manifest)} manifest rows")
+    return values, manifest

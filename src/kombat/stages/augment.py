@@ -1,0 +1,69 @@
+"""Augment: the article's imgaug pipeline, `augment.copies` copies of every training frame.
+
+Training frames are kept and followed by their copies; validation and test frames pass through
+untouched. A preview grid (original then copies) is written for `dvc plots`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from kombat.augment import augment_images
+from kombat.cli import stage_main
+from kombat.config import KombatConfig
+from kombat.io import Dataset, atomic_dir, read_dataset, write_dataset
+
+PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
+
+
+def augment_dataset(dataset: Dataset, copies: int, seed: int) -> Dataset:
+    is_train = (dataset.manifest["split"] == "train").to_numpy()
+    train = dataset.select(is_train)
+    with tqdm(total=len(train.images) * copies, desc="augment", unit="img") as progress:
+        augmented = augment_images(train.images, copies, seed, progress)
+    original_rows = dataset.manifest.assign(copy=0)
+    copy_rows = train.manifest.loc[train.manifest.index.repeat(copies)].assign(copy=np.tile(np.arange(1, copies + 1), len(train.manifest)))
+    manifest = pd.concat([original_rows, copy_rows], ignore_index=True)
+    return Dataset(np.concatenate([dataset.images, augmented]), manifest)
+
+
+def preview_grid(dataset: Dataset, rows: int, copies: int) -> np.ndarray:
+    """Rows of training frames: the original, then up to `copies` of its augmented copies."""
+    manifest = dataset.manifest
+    originals = manifest.index[(manifest["split"] == "train") & (manifest["copy"] == 0)]
+    picks = originals[np.linspace(0, len(originals) - 1, min(rows, len(originals))).astype(int)] if len(originals) else []
+    tiles = []
+    for index in picks:
+        row = manifest.loc[index]
+        same = manifest.index[(manifest["source"] == row.source) & (manifest["time"] == row.time) & (manifest["split"] == "train")]
+        tiles.append(np.concatenate([dataset.images[i] for i in list(same)[: copies + 1]], axis=1))
+    width = max((t.shape[1] for t in tiles), default=1)
+    tiles = [np.pad(t, ((0, 2), (0, width - t.shape[1]), (0, 0)), constant_values=255) for t in tiles]
+    return np.concatenate(tiles) if tiles else np.zeros((1, 1, 3), np.uint8)
+
+
+def run(cfg: KombatConfig, balanced_dir: Path, out_dir: Path, preview: Path) -> str:
+    dataset = read_dataset(balanced_dir)
+    augmented = augment_dataset(dataset, cfg.augment.copies, cfg.augment.seed)
+    grid = preview_grid(augmented, PREVIEW_ROWS, PREVIEW_COPIES)
+    with atomic_dir(out_dir) as tmp:
+        write_dataset(tmp, augmented)
+    preview.parent.mkdir(parents=True, exist_ok=True)
+    scaled = cv2.resize(grid, (grid.shape[1] * 2, grid.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(preview), cv2.cvtColor(scaled, cv2.COLOR_RGB2BGR))
+    n_train = int((dataset.manifest["split"] == "train").sum())
+    return f"{n_train} training frames -> {n_train * (cfg.augment.copies + 1)} with {cfg.augment.copies} copies each; {len(augmented.images)} frames in all"
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("augment", __doc__, run, {"balanced_dir": "balanced dataset", "out_dir": "augmented dataset",
+                                                "preview": "preview grid PNG"}, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""Whole clips: plan an actor's moves, render every frame, and derive labelled segments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from kombat.synth.body import Actor
+from kombat.synth.motions import plan_clip, pose_at
+from kombat.synth.render import make_scene, render_frame
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float  # seconds, inclusive
+    end: float  # seconds, exclusive
+    label: str
+
+
+@dataclass
+class Clip:
+    frames: list[np.ndarray]  # RGB uint8
+    labels: list[str | None]  # per-frame truth
+    moves: list[str]
+    fps: int
+
+    @property
+    def segments(self) -> list[Segment]:
+        return segments_from_labels(self.labels, self.fps)
+
+
+def segments_from_labels(labels: list[str | None], fps: int) -> list[Segment]:
+    """Maximal runs of one label; unlabelled frames (None) fall between segments."""
+    segments: list[Segment] = []
+    start = 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            if labels[start] is not None:
+                segments.append(Segment(round(start / fps, 4), round(i / fps, 4), labels[start]))
+            start = i
+    return segments
+
+
+def render_clip(actor: Actor, seed: int, seconds: float, fps: int, size: tuple[int, int],
+                hard_negative_rate: float, occlusion_rate: float, noise: float) -> Clip:
+    rng = np.random.default_rng(seed)
+    scene = make_scene(rng, size[0], size[1], occlusion_rate, noise)
+    plan = plan_clip(actor, rng, seconds, hard_negative_rate)
+    frames, labels, moves = [], [], []
+    previous = None
+    for i in range(int(round(seconds * fps))):
+        truth = pose_at(plan, i / fps)
+        frame, previous = render_frame(actor, truth.pose, scene, i / fps, rng, previous)
+        frames.append(frame)
+        labels.append(truth.label)
+        moves.append(truth.move)
+    return Clip(frames, labels, moves, fps)
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
+    """MPEG-4 Part 2 in an .mp4: what OpenCV's bundled FFmpeg writes and every player reads."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise OSError(f"{path}: OpenCV cannot open an mp4v writer")
+    try:
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+
+
+def contact_sheet(samples: list[tuple[np.ndarray, str]], columns: int, cell: tuple[int, int]) -> np.ndarray:
+    """A grid of frames (RGB), each captioned with its label."""
+    rows = max(1, -(-len(samples) // columns))
+    w, h = cell
+    sheet = np.full((rows * (h + 16), columns * w, 3), 255, np.uint8)
+    for i, (frame, caption) in enumerate(samples):
+        r, c = divmod(i, columns)
+        y, x = r * (h + 16), c * w
+        sheet[y : y + h, x : x + w] = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+        cv2.putText(sheet, caption, (x + 3, y + h + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 1, cv2.LINE_AA)
+    return sheet

@@ -3,8 +3,8 @@
 The article's text lists these augmenters (its repository had them commented out). Renamed
 augmenters use imgaug 0.4's current names (LinearContrast for ContrastNormalization,
 BlendAlphaFrequencyNoise for FrequencyNoiseAlpha). Two changes keep the output identical across
-processes: explicit mode lists instead of `ia.ALL` (a set,
-whose order changes between processes), and one seeded pipeline applied in fixed-size batches.
+processes: explicit mode lists instead of `ia.ALL` (a set, whose order changes between
+processes), and a pipeline whose every child is seeded, applied in fixed-size batches.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def article_pipeline(seed: int):
     def sometimes(augmenter):
         return iaa.Sometimes(0.5, augmenter)
 
-    return iaa.Sequential(
+    pipeline = iaa.Sequential(
         [
             iaa.Fliplr(0.5),
             sometimes(iaa.CropAndPad(percent=(-0.05, 0.1), pad_mode=PAD_MODES, pad_cval=(0, 255))),
@@ -68,8 +68,10 @@ def article_pipeline(seed: int):
             ),
         ],
         random_order=True,
-        seed=seed,
     )
+    # `seed=` on the parent alone leaves the children on imgaug's global RNG: seed the whole tree.
+    pipeline.seed_(seed)
+    return pipeline
 
 
 def augment_images(images: np.ndarray, copies: int, seed: int, progress=None) -> np.ndarray:

@@ -1,0 +1,52 @@
+# kombat: `make demo` runs the pipeline on the embedded synthetic data, `make test` runs the tests.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+# Offline machines with ../shared/keras (this project's CI) get a writable copy of Keras's cache;
+# everywhere else Keras downloads the ImageNet weights into ~/.keras once, as usual.
+SHARED_KERAS := $(wildcard ../shared/keras/models/mobilenet_1_0_224_tf_no_top.h5)
+ifeq ($(origin KERAS_HOME), undefined)
+ifneq ($(SHARED_KERAS),)
+export KERAS_HOME := $(abspath .cache/keras)
+endif
+endif
+
+.PHONY: setup demo test test-all ui params keras-cache clean-outputs
+
+setup: $(VENV)/.installed keras-cache
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+keras-cache:
+ifneq ($(SHARED_KERAS),)
+ifeq ($(KERAS_HOME),$(abspath .cache/keras))
+	@mkdir -p .cache/keras/models
+	@cp -n ../shared/keras/models/*.h5 .cache/keras/models/ 2>/dev/null || true
+endif
+endif
+
+params: setup  ## compose conf/ into params.yaml (add overrides: make params O="head.units=256")
+	python -m kombat.compose $(O)
+
+demo: setup  ## the whole pipeline on the default synthetic data, then a summary
+	@test -d .git || { git init -q && git add -A && git -c user.name=kombat -c user.email=kombat@localhost commit -qm "kombat"; }
+	dvc repro
+	python -m kombat.summary
+
+test: setup  ## the default test run (slow end-to-end tests excluded)
+	python -m pytest -q
+
+test-all: setup  ## every test, the slow ones too
+	python -m pytest -q -m ""
+
+ui: setup  ## MLflow UI on the project's store: http://127.0.0.1:5000
+	mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1

@@ -1,0 +1,33 @@
+"""What `make demo` prints at the end: the held-out scores, where the model is, how to look closer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from kombat import config
+from kombat.tracking import tracking_uri
+
+
+def main() -> int:
+    cfg = config.load()
+    report = json.loads(Path("metrics/evaluate.json").read_text())
+    run = json.loads(Path("models/run.json").read_text())
+    classes = cfg.classes
+    lines = [
+        "",
+        "kombat demo: done",
+        f"  held-out actors: accuracy {report['accuracy']:.3f}, balanced accuracy {report['balanced_accuracy']:.3f}, "
+        f"macro-F1 {report['macro_f1']:.3f} on {report['test_frames']} frames",
+        "  per class F1: " + ", ".join(f"{c} {report[f'f1_{c}']:.3f}" for c in classes),
+        f"  validation macro-F1 (used to pick models): {report['val_macro_f1']:.3f}",
+        f"  head: models/head.keras (layer {run['layer']}), MLflow run {run['run_id']}",
+        "  confusion matrix: plots/confusion_matrix.png; all figures: dvc metrics show, dvc plots show",
+        f"  MLflow: make ui, then http://127.0.0.1:5000 (store {tracking_uri(cfg)})",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""Fixtures that make tiny real data: frames drawn with OpenCV, short videos, a project copy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kombat import config
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def keras_weights_available() -> bool:
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+    return (home / "models" / "mobilenet_1_0_224_tf_no_top.h5").is_file()
+
+
+needs_weights = pytest.mark.skipif(not keras_weights_available(),
+                                   reason="ImageNet MobileNet weights not cached (set KERAS_HOME)")
+
+
+@pytest.fixture
+def cfg() -> config.KombatConfig:
+    return config.load(ROOT / "params.yaml")
+
+
+def drawn_frame(label: str, seed: int, size=(160, 90)) -> np.ndarray:
+    """A BGR frame with a figure-like blob whose 'arm' or 'leg' sticks out for punch or kick."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    frame = np.full((h, w, 3), rng.integers(60, 200), np.uint8)
+    cx = w // 2 + int(rng.integers(-5, 5))
+    cv2.rectangle(frame, (cx - 8, 20), (cx + 8, 60), (40, 40, 160), -1)
+    cv2.circle(frame, (cx, 14), 7, (180, 200, 230), -1)
+    if label == "punch":
+        cv2.line(frame, (cx, 28), (cx + 40, 28), (180, 200, 230), 5)
+    elif label == "kick":
+        cv2.line(frame, (cx, 58), (cx + 40, 50), (40, 40, 160), 7)
+    return frame
+
+
+def write_video(path: Path, labels: list[str], fps: int = 20, seconds_each: float = 1.0) -> None:
+    """A real mp4 whose consecutive seconds show `labels`."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (160, 90))
+    for i, label in enumerate(labels):
+        for k in range(int(fps * seconds_each)):
+            writer.write(drawn_frame(label, seed=i * 100 + k))
+    writer.release()
+
+
+@pytest.fixture
+def video_raw_dir(tmp_path: Path) -> Path:
+    """Three actors, each a 3-second video (punch, kick, other), with an annotations CSV."""
+    raw = tmp_path / "raw"
+    (raw / "videos").mkdir(parents=True)
+    rows = ["video,start,end,label,actor"]
+    for actor in ("ann", "bob", "cy"):
+        write_video(raw / "videos" / f"{actor}.mp4", ["punch", "kick", "other"])
+        rows += [f"videos/{actor}.mp4,0.0,1.0,punch,{actor}", f"videos/{actor}.mp4,1.0,2.0,kick,{actor}",
+                 f"videos/{actor}.mp4,2.0,2.9,other,{actor}"]
+    (raw / "annotations.csv").write_text("\n".join(rows) + "\n")
+    return raw
+
+
+def copy_project(dest: Path) -> Path:
+    """The project's tracked files in a fresh git repo at `dest` (what a clean clone holds)."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    for name in filter(None, files):
+        target = dest / name.decode()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = ROOT / name.decode()
+        if source.exists():
+            shutil.copy2(source, target)
+    for path in (ROOT / "src").rglob("*.py"):  # the working tree's code, committed or not
+        target = dest / path.relative_to(ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    git = ["git", "-c", "user.name=kombat-test", "-c", "user.email=test@kombat.local"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+    return dest
+
+
+def project_env() -> dict[str, str]:
+    """Environment for running the project's commands: this venv first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return env

@@ -1,0 +1,100 @@
+"""Extract on tiny real inputs: mp4 files written by OpenCV, and class folders of images."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from kombat.config import DataFormat
+from kombat.errors import DataError
+from kombat.io import read_dataset
+from kombat.stages import extract
+
+from ..conftest import drawn_frame
+
+
+def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_path):
+    out = tmp_path / "frames"
+    summary = extract.run(cfg, video_raw_dir, out)
+    frames = read_dataset(out)
+    assert frames.images.shape[1:] == (56, 100, 3) and frames.images.dtype == np.uint8
+    m = frames.manifest
+    # 10 samples per second from 0..2.9 s inside segments: 10 punch, 10 kick, 9 other per actor.
+    assert m.groupby("actor").size().to_dict() == {"ann": 29, "bob": 29, "cy": 29}
+    assert m[m.actor == "ann"].label.value_counts().to_dict() == {"punch": 10, "kick": 10, "other": 9}
+    assert set(m.split) == {"train", "val", "test"}
+    assert m.groupby("actor").split.nunique().max() == 1  # an actor never straddles splits
+    assert summary.startswith("87 frames 100x56")
+
+
+def test_segments_leave_gaps_unused(cfg, video_raw_dir, tmp_path):
+    csv = video_raw_dir / "annotations.csv"
+    lines = [line for line in csv.read_text().splitlines() if ",kick," not in line]
+    csv.write_text("\n".join(lines) + "\n")
+    frames = read_dataset(_run(cfg, video_raw_dir, tmp_path))
+    assert "kick" not in set(frames.manifest.label)
+    assert not ((frames.manifest.time >= 1.0) & (frames.manifest.time < 2.0)).any()
+
+
+def _run(cfg, raw, tmp_path):
+    out = tmp_path / "frames"
+    extract.run(cfg, raw, out)
+    return out
+
+
+def test_missing_video_is_named(cfg, video_raw_dir, tmp_path):
+    (video_raw_dir / "videos" / "bob.mp4").unlink()
+    with pytest.raises(DataError, match=r"bob\.mp4: video named in the annotations does not exist"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_segment_past_the_end_is_named(cfg, video_raw_dir, tmp_path):
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text(csv.read_text() + "videos/cy.mp4,3.0,9.0,other,cy\n")
+    with pytest.raises(DataError, match=r"cy\.mp4: segment 3\.0\.\.9\.0 s ends after the video"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_not_a_video_is_named(cfg, video_raw_dir, tmp_path):
+    (video_raw_dir / "videos" / "ann.mp4").write_bytes(b"this is not a video")
+    with pytest.raises(DataError, match=r"ann\.mp4: cannot be opened as a video"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_failed_run_keeps_earlier_output(cfg, video_raw_dir, tmp_path):
+    out = _run(cfg, video_raw_dir, tmp_path)
+    before = (out / "images.npy").read_bytes()
+    (video_raw_dir / "annotations.csv").write_text("video,start,end,label\nvideos/ann.mp4,0,1,dance\n")
+    with pytest.raises(DataError):
+        extract.run(cfg, video_raw_dir, out)
+    assert (out / "images.npy").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".frames")] == []
+
+
+def test_article_folders_format(cfg, tmp_path):
+    raw = tmp_path / "images"
+    for label in ("punch", "kick", "other"):
+        for actor in ("ann", "bob", "cy"):
+            (raw / label).mkdir(parents=True, exist_ok=True)
+            for k in range(3):
+                cv2.imwrite(str(raw / label / f"{actor}_{k}.png"), drawn_frame(label, seed=k))
+    folders_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=DataFormat.folders))
+    frames = read_dataset(_run(folders_cfg, raw, tmp_path))
+    m = frames.manifest
+    assert len(m) == 27 and sorted(set(m.actor)) == ["ann", "bob", "cy"]
+    assert m.label.value_counts().to_dict() == {"punch": 9, "kick": 9, "other": 9}
+    (raw / "kick" / "ann_0.png").write_bytes(b"\x89PNG broken")
+    with pytest.raises(DataError, match=r"ann_0\.png: cannot be read as an image"):
+        _run(folders_cfg, raw, tmp_path)
+
+
+def test_group_of_reads_subfolder_or_name_prefix():
+    from pathlib import Path
+
+    assert extract.group_of(Path("punch/alice/001.png")) == "alice"
+    assert extract.group_of(Path("punch/alice_001.png")) == "alice"
+    assert extract.group_of(Path("punch/bob-7.jpg")) == "bob"
+    assert extract.group_of(Path("punch/solo.png")) == "solo"

@@ -7,6 +7,7 @@ and the embed stage cannot disagree about it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from kombat.config import BackboneConfig, EmbedConfig
@@ -30,8 +31,10 @@ def load_mobilenet(backbone: BackboneConfig, input_shape: tuple[int, int, int]):
     if backbone.name != "mobilenet_v1":
         raise WeightsError(f"backbone.name {backbone.name!r} is not supported; use mobilenet_v1")
     try:
-        return keras.applications.MobileNet(input_shape=input_shape, alpha=backbone.alpha, include_top=False,
-                                            weights=weights)
+        with warnings.catch_warnings():  # a non-224 input reuses the 224 weights on purpose
+            warnings.filterwarnings("ignore", message=".*Weights for input shape")
+            return keras.applications.MobileNet(input_shape=input_shape, alpha=backbone.alpha, include_top=False,
+                                                weights=weights)
     except Exception as exc:  # Keras raises plain Exception for a failed download
         reason = str(exc).splitlines()[0][:160]
         where = "ImageNet weights for MobileNet" if weights == "imagenet" else weights

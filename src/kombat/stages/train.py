@@ -35,7 +35,8 @@ def mlflow_epoch_logger():
 
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            mlflow.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch + 1)
+            # epoch_* so the curves never shadow evaluate's accuracy / val_* figures of the same run
+            mlflow.log_metrics({f"epoch_{k}": float(v) for k, v in (logs or {}).items()}, step=epoch + 1)
 
     return EpochLogger()
 

@@ -1,0 +1,225 @@
+"""Sweep: Hydra multirun over any config key; each job trains and scores a head on the cached
+embeddings of the DVC pipeline (it never extracts, augments or embeds), as one MLflow child run.
+
+    python -m kombat.sweep --multirun embed.layer=conv_pw_13_relu,conv_pw_11_relu \\
+        head.units=256,1024 train.lr=1e-3,1e-4
+    python -m kombat.sweep --multirun hydra/launcher=joblib head.units=256,1024
+    python -m kombat.sweep --multirun +hparams_search=optuna
+
+A parent MLflow run per sweep holds the overrides, the number of jobs and the best child by
+validation macro-F1 (never by the test figures). A failing job ends FAILED and the rest go on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from kombat import config as schema  # `config` is the name Hydra gives callbacks' argument
+from kombat import tracking
+from kombat.config import KombatConfig
+from kombat.errors import KombatError
+from kombat.io import file_digest, project_root, read_embeddings
+
+EMBEDDINGS_DIR = Path("data/embeddings")
+PARENT_FILE = "mlflow_parent_run.txt"
+PARENT_ENV = "KOMBAT_SWEEP_PARENT_RUN"
+# Keys whose change needs new embeddings: a sweep may not vary them.
+UPSTREAM_KEYS = ("data", "extract", "split", "balance", "augment", "backbone", "embed.input_size", "embed.grayscale")
+
+
+def _get(tree: dict, dotted: str) -> Any:
+    for part in dotted.split("."):
+        tree = tree[part]
+    return tree
+
+
+def _leaves(tree: Any, prefix: str) -> list[tuple[str, Any]]:
+    if isinstance(tree, dict):
+        return [leaf for k, v in tree.items() for leaf in _leaves(v, f"{prefix}.{k}")]
+    return [(prefix, tree)]
+
+
+def check_embeddings(cfg: KombatConfig, root: Path) -> None:
+    """Stop unless the pipeline's cached embeddings were made with this config's upstream keys and
+    hold `embed.layer`, saying which command makes them."""
+    built = schema.to_dict(schema.load(root / "params.yaml"))
+    wanted = schema.to_dict(cfg)
+    for section in UPSTREAM_KEYS:
+        for key, value in _leaves(_get(wanted, section), section):
+            made_with = _get(built, key)
+            if value != made_with:
+                raise KombatError(
+                    f"{key}={value} but {EMBEDDINGS_DIR}/ was made with {key}={made_with} (params.yaml), and a sweep "
+                    f"never re-embeds: run `python -m kombat.compose {key}={value} && dvc repro embed` first")
+    if not (root / EMBEDDINGS_DIR / f"{cfg.embed.layer}.npy").is_file():
+        raise KombatError(f"{EMBEDDINGS_DIR}/{cfg.embed.layer}.npy is missing: run `dvc repro embed` "
+                          f"(embed.layer must be one of backbone.candidate_layers)")
+
+
+def _validated(node: DictConfig) -> KombatConfig:
+    plain = OmegaConf.to_container(node, resolve=False)
+    plain.pop("hydra", None)  # only resolvable inside a job
+    return schema.validate(OmegaConf.to_container(OmegaConf.create(plain), resolve=True), source="sweep config")
+
+
+def sweep_values(overrides: list[str]) -> list[tuple[str, str]]:
+    """Every (key, value) a sweep's command-line overrides will set, sweeps expanded."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    pairs = []
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if override.is_sweep_override():
+            values = list(override.sweep_string_iterator())
+        else:
+            values = [override.get_value_element_as_str()]
+        pairs += [(override.get_key_element(), value) for value in values]
+    return pairs
+
+
+class ParentRunCallback(Callback):
+    """Opens the sweep's parent MLflow run before the first job and sums it up after the last."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        import mlflow
+
+        root = project_root()
+        try:
+            base = _validated(config)
+            sections = set(schema.to_dict(base))
+            for key, value in sweep_values(list(config.hydra.overrides.task)):
+                key = key.lstrip("+~")
+                if "." not in key or key.split(".")[0] not in sections:
+                    continue  # group choices (data=..., hydra/launcher=...) are checked by each job
+                trial = OmegaConf.create(OmegaConf.to_container(config, resolve=False))
+                OmegaConf.update(trial, key, yaml_value(value), force_add=True)
+                check_embeddings(_validated(trial), root)
+            check_embeddings(base, root)
+            experiment_id = tracking.connect(base)
+        except KombatError as exc:
+            print(f"kombat sweep: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        overrides = " ".join(config.hydra.overrides.task)
+        client = mlflow.MlflowClient(tracking.tracking_uri(base))
+        run = client.create_run(experiment_id, run_name=f"sweep {overrides}"[:240],
+                                tags={"kombat.kind": "sweep", "mlflow.source.git.commit": tracking.git_commit(root)})
+        client.log_param(run.info.run_id, "overrides", overrides[:6000])
+        sweep_dir = Path(config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        (sweep_dir / PARENT_FILE).write_text(run.info.run_id)
+        os.environ[PARENT_ENV] = run.info.run_id
+        print(f"sweep: MLflow parent run {run.info.run_id}")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        import mlflow
+
+        base = _validated(config)
+        parent = (Path(config.hydra.sweep.dir) / PARENT_FILE).read_text().strip()
+        client = mlflow.MlflowClient(tracking.tracking_uri(base))
+        children = client.search_runs([client.get_run(parent).info.experiment_id],
+                                      filter_string=f"tags.mlflow.parentRunId = '{parent}'", max_results=10000)
+        finished = [c for c in children if c.info.status == "FINISHED" and "val_macro_f1" in c.data.metrics]
+        client.log_param(parent, "n_jobs", len(children))
+        client.log_metric(parent, "failed_jobs", len(children) - len(finished))
+        if finished:
+            best = max(finished, key=lambda c: c.data.metrics["val_macro_f1"])
+            client.set_tag(parent, "best_child_run_id", best.info.run_id)
+            client.log_metric(parent, "best_val_macro_f1", best.data.metrics["val_macro_f1"])
+            client.log_metric(parent, "best_test_macro_f1", best.data.metrics["macro_f1"])
+            print(f"sweep: {len(finished)}/{len(children)} jobs finished; best by val macro-F1 "
+                  f"{best.data.metrics['val_macro_f1']:.3f}: run {best.info.run_id} ({best.data.params.get('overrides', '')})")
+        client.set_terminated(parent, "FINISHED" if finished else "FAILED")
+
+
+def yaml_value(text: str) -> Any:
+    """An override's value as YAML reads it (1e-3 -> float, 256 -> int, name -> str)."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)  # YAML 1.1 reads 1e-3 as a string
+        except ValueError:
+            return value
+    return value
+
+
+def parent_run_id() -> str | None:
+    if os.environ.get(PARENT_ENV):
+        return os.environ[PARENT_ENV]
+    try:
+        return (Path(HydraConfig.get().sweep.dir) / PARENT_FILE).read_text().strip()
+    except (ValueError, OSError):
+        return None
+
+
+def run_job(cfg: KombatConfig, root: Path, overrides: str, parent: str | None) -> float:
+    """Train and score one head; return its validation macro-F1 (the number a sweeper maximises)."""
+    import mlflow
+
+    from kombat.head import fit_head
+    from kombat.stages.evaluate import evaluate_split
+    from kombat.stages.train import mlflow_epoch_logger, split_xy
+
+    embeddings_dir = root / EMBEDDINGS_DIR
+    tags = {"kombat.kind": "sweep-job", "mlflow.source.git.commit": tracking.git_commit(root)}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    with tracking.run_context(cfg, run_name=overrides or "defaults", tags=tags):
+        mlflow.log_params({**tracking.run_params(cfg), "overrides": overrides[:6000]})  # a failed run says what it tried
+        check_embeddings(cfg, root)
+        embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.layer)
+        x_train, y_train = split_xy(embeddings, manifest, "train", cfg)
+        x_val, y_val = split_xy(embeddings, manifest, "val", cfg)
+        mlflow.log_param("data_fingerprint", file_digest(embeddings_dir / f"{cfg.embed.layer}.npy",
+                                                         embeddings_dir / "manifest.csv"))
+        result = fit_head(cfg, x_train, y_train, x_val, y_val, callbacks=[mlflow_epoch_logger()], verbose=0)
+        _, _, val_scores = evaluate_split(result.model, embeddings, manifest, "val", cfg)
+        _, _, test_scores = evaluate_split(result.model, embeddings, manifest, "test", cfg)
+        mlflow.log_metrics({**test_scores, **{f"val_{k}": v for k, v in val_scores.items()},
+                            "best_epoch": result.best_epoch})
+    print(f"job {overrides or 'defaults'}: val macro-F1 {val_scores['macro_f1']:.3f}, test macro-F1 {test_scores['macro_f1']:.3f}")
+    return val_scores["macro_f1"]
+
+
+def record_invalid_job(overrides: str, parent: str | None, error: str) -> None:
+    """A job whose config does not validate still leaves a FAILED child run saying why."""
+    import mlflow
+
+    base = schema.load(project_root() / "params.yaml")
+    client = mlflow.MlflowClient(tracking.tracking_uri(base))
+    tags = {"kombat.kind": "sweep-job", "kombat.error": error[:5000]}
+    if parent:
+        tags["mlflow.parentRunId"] = parent
+    run = client.create_run(tracking.connect(base), run_name=overrides, tags=tags)
+    client.log_param(run.info.run_id, "overrides", overrides[:6000])
+    client.set_terminated(run.info.run_id, "FAILED")
+
+
+@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+def main(node: DictConfig) -> float:
+    overrides = HydraConfig.get().job.override_dirname
+    try:
+        cfg = _validated(node)
+    except KombatError as exc:
+        record_invalid_job(overrides, parent_run_id(), str(exc))
+        print(f"kombat sweep: job {overrides!r} failed: {exc}", file=sys.stderr)
+        return math.nan
+    try:
+        return run_job(cfg, project_root(), overrides, parent_run_id())
+    except Exception as exc:  # one failing job is logged FAILED (run_context) and the sweep goes on
+        print(f"kombat sweep: job {overrides!r} failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+              file=sys.stderr)
+        return math.nan
+
+
+if __name__ == "__main__":
+    main()

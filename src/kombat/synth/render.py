@@ -188,7 +188,6 @@ def draw_figure(actor: Actor, pose: Pose, scene: Scene, size: tuple[int, int]) -
     # Torso: a tapered block from hips to shoulders, narrower when seen edge-on.
     neck, pelvis = px(joints.neck), px(joints.pelvis)
     axis = neck - pelvis
-    n = np.array([-axis[1], axis[0]]) / (np.hypot(*axis) + 1e-6)
     half_shoulder = 0.5 * body.shoulder_width * scene.scale * width_scale
     half_hip = 0.5 * body.hip_width * scene.scale * width_scale
     _limb(canvas, coverage, pelvis, pelvis + axis * 0.05, half_hip, half_hip, looks.trousers, light)

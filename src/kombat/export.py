@@ -1,0 +1,51 @@
+"""The end-to-end play model: a camera frame in, class probabilities out.
+
+Preprocessing, MobileNet up to the chosen layer, pooling and the trained head in one Keras model,
+and its TFLite conversion for fast CPU play. (The `package` stage of the play issue builds on this.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kombat.backbone import load_mobilenet, preprocess
+from kombat.config import KombatConfig
+
+
+def end_to_end_model(cfg: KombatConfig, head, frame_shape: tuple[int, int, int]):
+    """uint8 RGB frames (N, H, W, 3) -> (N, n_outputs) head outputs."""
+    import keras
+
+    size = (cfg.embed.input_size, cfg.embed.input_size, 3) if cfg.embed.input_size else tuple(frame_shape)
+    mobilenet = load_mobilenet(cfg.backbone, size)
+    trunk = keras.Model(mobilenet.input, mobilenet.get_layer(cfg.embed.layer).output, name="mobilenet_trunk")
+    frames = keras.Input(shape=frame_shape, dtype="uint8", name="frames")
+    pooled = keras.layers.GlobalAveragePooling2D(name=f"pool_{cfg.embed.layer}")(trunk(preprocess(frames, cfg.embed)))
+    return keras.Model(frames, head(pooled), name="kombat_play")
+
+
+def to_tflite(model) -> bytes:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+class TfliteModel:
+    """Runs a TFLite flatbuffer one frame at a time, as play does."""
+
+    def __init__(self, flatbuffer: bytes) -> None:
+        import warnings
+
+        import tensorflow as tf
+
+        with warnings.catch_warnings():  # tf.lite.Interpreter warns that LiteRT will replace it
+            warnings.simplefilter("ignore")
+            self.interpreter = tf.lite.Interpreter(model_content=flatbuffer)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        self.output = self.interpreter.get_output_details()[0]["index"]
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        self.interpreter.set_tensor(self.input, np.ascontiguousarray(frame[None], dtype=np.uint8))
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output)[0].copy()

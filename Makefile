@@ -16,7 +16,7 @@ export KERAS_HOME := $(abspath .cache/keras)
 endif
 endif
 
-.PHONY: setup demo test test-all ui params keras-cache clean-outputs
+.PHONY: setup system-deps demo test test-all ui params keras-cache clean-outputs play
 
 setup: $(VENV)/.installed keras-cache
 
@@ -34,6 +34,12 @@ ifeq ($(KERAS_HOME),$(abspath .cache/keras))
 endif
 endif
 
+system-deps:  ## Xvfb for the key-press test (installed as root with apt-get; elsewhere that one test is skipped)
+	@command -v Xvfb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y -q xvfb >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q xvfb >/dev/null; }; \
+	  else echo "note: Xvfb is missing, so the key-press test will be skipped (apt-get install xvfb)"; fi; }
+
 params: setup  ## compose conf/ into params.yaml (add overrides: make params O="head.units=256")
 	python -m kombat.compose $(O)
 
@@ -42,11 +48,14 @@ demo: setup  ## the whole pipeline on the default synthetic data, then a summary
 	dvc repro
 	python -m kombat.summary
 
-test: setup  ## the default test run (slow end-to-end tests excluded)
+test: setup system-deps  ## the default test run (slow end-to-end tests excluded)
 	python -m pytest -q
 
-test-all: setup  ## every test, the slow ones too
+test-all: setup system-deps  ## every test, the slow ones too
 	python -m pytest -q -m ""
+
+play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
+	cd models/package && python play.py $(A)
 
 ui: setup  ## MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1

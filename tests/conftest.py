@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -96,3 +98,39 @@ def project_env() -> dict[str, str]:
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return env
+
+
+# The project the end-to-end tests share: a small, easy synthetic data set (6 actors, 12 s each,
+# no noise, occlusion or hard negatives) that trains in a minute to a model good enough to play.
+SMALL_EASY = ["data=tiny", "data.synth.actors=6", "data.synth.clip_seconds=12", "data.synth.noise=0",
+              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=2", "train.epochs=15"]
+
+
+@dataclasses.dataclass
+class BuiltProject:
+    path: Path
+    stages_ran: list[str]
+    package: Path  # a copy of models/package/ taken right after the first `dvc repro`
+    first_lock: str  # dvc.lock and metrics/evaluate.json right after it
+    first_metrics: str
+
+
+def repro(project: Path, *args: str) -> list[str]:
+    """Run `dvc repro` and return the stages that ran."""
+    out = subprocess.run(["dvc", "repro", *args], cwd=project, env=project_env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    return re.findall(r"Running stage '(\w+)'", out.stdout)
+
+
+@pytest.fixture(scope="session")
+def built_project(tmp_path_factory) -> BuiltProject:
+    if not keras_weights_available():
+        pytest.skip("ImageNet MobileNet weights not cached (set KERAS_HOME)")
+    project = copy_project(tmp_path_factory.mktemp("kombat"))
+    subprocess.run(["python", "-m", "kombat.compose", *SMALL_EASY], cwd=project, env=project_env(), check=True,
+                   capture_output=True)
+    ran = repro(project)
+    package = tmp_path_factory.mktemp("elsewhere") / "package"
+    shutil.copytree(project / "models/package", package)
+    return BuiltProject(project, ran, package, (project / "dvc.lock").read_text(),
+                        (project / "metrics/evaluate.json").read_text())

@@ -1,25 +1,15 @@
-"""End to end: `dvc repro` on tiny synthetic data in a fresh copy, then the MLflow run read back."""
+"""End to end: `dvc repro` on small synthetic data in a fresh copy, then the MLflow run read back."""
 
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import copy_project, needs_weights, project_env
-
-TINY = ["data=tiny", "augment.copies=2", "train.epochs=5"]
-
-
-def repro(project: Path) -> list[str]:
-    """Run `dvc repro` and return the stages that ran."""
-    out = subprocess.run(["dvc", "repro"], cwd=project, env=project_env(), capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    return re.findall(r"Running stage '(\w+)'", out.stdout)
+from .conftest import copy_project, needs_weights, project_env, repro
 
 
 def set_param(project: Path, section: str, key: str, value) -> None:
@@ -28,20 +18,13 @@ def set_param(project: Path, section: str, key: str, value) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-@pytest.fixture(scope="module")
-def tiny_project(tmp_path_factory) -> Path:
-    project = copy_project(tmp_path_factory.mktemp("kombat"))
-    subprocess.run(["python", "-m", "kombat.compose", *TINY], cwd=project, env=project_env(), check=True)
-    return project
-
-
 @needs_weights
-def test_dvc_repro_tracks_and_reruns_only_what_changed(tiny_project):
+def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     import mlflow
 
-    project = tiny_project
-    ran = repro(project)
-    assert ran == ["synth", "extract", "balance", "augment", "embed", "train", "evaluate"]
+    project = built_project.path
+    assert built_project.stages_ran == ["synth", "extract", "balance", "augment", "embed", "train", "evaluate",
+                                        "package"]
     report = json.loads((project / "metrics/evaluate.json").read_text())
     assert 0 <= report["macro_f1"] <= 1 and report["test_frames"] > 0
     assert {"accuracy", "balanced_accuracy", "val_macro_f1", "f1_punch", "recall_kick"} <= report.keys()
@@ -61,11 +44,23 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(tiny_project):
     assert run.data.metrics["accuracy"] == pytest.approx(report["accuracy"])
     assert len(client.get_metric_history(run_id, "epoch_val_loss")) >= 1  # per-epoch curves
 
+    # The package: the only candidate so far is this run; the registry's alias points at it.
+    version = client.get_model_version_by_alias("kombat", "champion")
+    assert version.run_id == run_id
+    labels = json.loads((project / "models/package/labels.json").read_text())
+    assert labels["run_id"] == run_id and labels["classes"] == ["punch", "kick", "other"]
+    card = (project / "models/package/README.md").read_text()
+    assert run_id in card and f"macro-F1 {report['macro_f1']:.3f}" in card
+    assert {p.name for p in (project / "models/package").iterdir()} >= {
+        "model.keras", "model.tflite", "labels.json", "play.yaml", "play.py", "README.md"}
+
     assert repro(project) == []  # nothing changed: nothing runs
     set_param(project, "head", "units", 64)
-    assert repro(project) == ["train", "evaluate"]
+    assert repro(project) == ["train", "evaluate", "package"]
+    set_param(project, "play", "cooldown_s", 0.4)
+    assert repro(project) == ["package"]
     set_param(project, "augment", "copies", 1)
-    assert repro(project) == ["augment", "embed", "train", "evaluate"]
+    assert repro(project) == ["augment", "embed", "train", "evaluate", "package"]
 
 
 def test_bad_params_stop_the_first_stage_with_one_line(tmp_path):

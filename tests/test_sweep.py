@@ -74,6 +74,20 @@ def test_four_job_sweep_logs_parent_and_children_and_never_re_embeds(built):
     assert fingerprint(built / "data/embeddings") == before  # same mtimes and bytes
 
 
+def test_package_takes_the_best_run_by_validation_from_pipeline_and_sweeps(built):
+    out = subprocess.run(["dvc", "repro", "package"], cwd=built, env=project_env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    c = client(built)
+    experiment = c.get_experiment_by_name("kombat").experiment_id
+    candidates = c.search_runs([experiment], filter_string="tags.`kombat.candidate` = 'true' and "
+                                                           "attributes.status = 'FINISHED'")
+    assert {run.data.tags["kombat.kind"] for run in candidates} == {"pipeline", "sweep-job"}
+    best = max(candidates, key=lambda run: (run.data.metrics["val_macro_f1"], run.info.start_time))
+    assert json.loads((built / "models/package/labels.json").read_text())["run_id"] == best.info.run_id
+    assert c.get_model_version_by_alias("kombat", "champion").run_id == best.info.run_id
+    assert f"val_macro_f1` = {best.data.metrics['val_macro_f1']:.4f}" in (built / "models/package/README.md").read_text()
+
+
 def test_invalid_values_stop_the_sweep_before_the_first_job(built):
     out = sweep(built, "head.units=16,-4", "train.epochs=2")
     assert out.returncode == 2 and "head.units must be > 0, got -4" in out.stderr

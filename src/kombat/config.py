@@ -64,6 +64,7 @@ class ExtractConfig:
     fps: float = 10.0  # frames sampled per second of video; play decides every 100 ms too
     width: int = 100
     height: int = 56
+    strict: bool = False  # true: a bad frame stops the run; false: skipped, counted and reported
 
 
 @dataclass
@@ -132,6 +133,23 @@ class MlflowConfig:
 
 
 @dataclass
+class PackageConfig:
+    metric: str = "val_macro_f1"  # the champion is the run with the highest value; always a val_* metric
+    model_name: str = "kombat"  # the registered model in the MLflow model registry
+    alias: str = "champion"
+    tolerance: float = 1e-4  # max |Keras - TFLite| probability allowed on the check frames
+
+
+@dataclass
+class PlayConfig:
+    nothing_threshold: float = 0.4  # "other" at or above this: do nothing (the article's rule)
+    strike_threshold: float = 0.35  # a strike fires at or above this, and above the other strike
+    cooldown_s: float = 0.5  # after an action, none for this long: one strike, one action
+    interval_s: float = 0.1  # a decision every 100 ms, as the article's browser loop
+    keys: dict[str, str] = field(default_factory=lambda: {"punch": "a", "kick": "d"})  # MK.js: a high punch, d low kick
+
+
+@dataclass
 class KombatConfig:
     data: DataConfig = field(default_factory=DataConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
@@ -144,6 +162,8 @@ class KombatConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
+    package: PackageConfig = field(default_factory=PackageConfig)
+    play: PlayConfig = field(default_factory=PlayConfig)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -188,6 +208,16 @@ def _check(cfg: KombatConfig) -> None:
         value = getattr(cfg.split, key)
         if not 0 < value < 1:
             raise ConfigError(f"split.{key} must be in (0, 1), got {value}")
+    if not cfg.package.metric.startswith("val_"):
+        raise ConfigError(f"package.metric must be a validation metric (val_*), got {cfg.package.metric!r}: "
+                          "models are never chosen by the test figures")
+    for key in ("nothing_threshold", "strike_threshold"):
+        value = getattr(cfg.play, key)
+        if not 0 <= value <= 1:
+            raise ConfigError(f"play.{key} must be in [0, 1], got {value}")
+    if cfg.play.interval_s <= 0 or cfg.play.cooldown_s < 0:
+        raise ConfigError(f"play.interval_s must be > 0 and play.cooldown_s >= 0, got {cfg.play.interval_s}, "
+                          f"{cfg.play.cooldown_s}")
     unknown = set(cfg.balance.splits) - {"train", "val", "test"}
     if unknown:
         raise ConfigError(f"balance.splits has unknown split(s) {sorted(unknown)}")

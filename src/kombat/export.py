@@ -1,7 +1,7 @@
 """The end-to-end play model: a camera frame in, class probabilities out.
 
 Preprocessing, MobileNet up to the chosen layer, pooling and the trained head in one Keras model,
-and its TFLite conversion for fast CPU play. (The `package` stage of the play issue builds on this.)
+and its TFLite conversion for fast CPU play. The `package` stage writes both.
 """
 
 from __future__ import annotations
@@ -13,15 +13,21 @@ from kombat.config import KombatConfig
 
 
 def end_to_end_model(cfg: KombatConfig, head, frame_shape: tuple[int, int, int]):
-    """uint8 RGB frames (N, H, W, 3) -> (N, n_outputs) head outputs."""
+    """uint8 RGB frames (N, H, W, 3) -> (N, len(cfg.classes)) class probabilities."""
     import keras
+    from keras import ops
+
+    from kombat.config import TaskName
 
     size = (cfg.embed.input_size, cfg.embed.input_size, 3) if cfg.embed.input_size else tuple(frame_shape)
     mobilenet = load_mobilenet(cfg.backbone, size)
     trunk = keras.Model(mobilenet.input, mobilenet.get_layer(cfg.embed.layer).output, name="mobilenet_trunk")
     frames = keras.Input(shape=frame_shape, dtype="uint8", name="frames")
     pooled = keras.layers.GlobalAveragePooling2D(name=f"pool_{cfg.embed.layer}")(trunk(preprocess(frames, cfg.embed)))
-    return keras.Model(frames, head(pooled), name="kombat_play")
+    outputs = head(pooled)
+    if cfg.task.name is TaskName.punch_binary:  # one sigmoid unit -> (no_punch, punch)
+        outputs = ops.concatenate([1.0 - outputs, outputs], axis=-1)
+    return keras.Model(frames, outputs, name="kombat_play")
 
 
 def to_tflite(model) -> bytes:

@@ -136,6 +136,7 @@ class ParentRunCallback(Callback):
             client.log_metric(parent, "best_test_macro_f1", best.data.metrics["macro_f1"])
             print(f"sweep: {len(finished)}/{len(children)} jobs finished; best by val macro-F1 "
                   f"{best.data.metrics['val_macro_f1']:.3f}: run {best.info.run_id} ({best.data.params.get('overrides', '')})")
+            print("sweep: `dvc repro --force package` packages the best run of the experiment")
         client.set_terminated(parent, "FINISHED" if finished else "FAILED")
 
 
@@ -186,6 +187,7 @@ def run_job(cfg: KombatConfig, root: Path, overrides: str, parent: str | None) -
         _, _, test_scores = evaluate_split(result.model, embeddings, manifest, "test", cfg)
         mlflow.log_metrics({**test_scores, **{f"val_{k}": v for k, v in val_scores.items()},
                             "best_epoch": result.best_epoch})
+        tracking.log_candidate(cfg, result.model, embeddings_dir)
     print(f"job {overrides or 'defaults'}: val macro-F1 {val_scores['macro_f1']:.3f}, test macro-F1 {test_scores['macro_f1']:.3f}")
     return val_scores["macro_f1"]
 

@@ -7,6 +7,8 @@ absolute path so that Hydra job folders and DVC stages all write the same databa
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +43,9 @@ def connect(cfg: KombatConfig) -> str:
     import mlflow
 
     uri = tracking_uri(cfg)
+    if uri.startswith(("http://", "https://")):  # an unreachable server: a clear error in seconds, not minutes
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "15")
     mlflow.set_tracking_uri(uri)
     try:
         experiment = mlflow.get_experiment_by_name(cfg.mlflow.experiment)
@@ -51,6 +56,31 @@ def connect(cfg: KombatConfig) -> str:
         raise KombatError(f"MLflow store {uri}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def close_orphans(experiment_id: str) -> list[str]:
+    """Runs left RUNNING by a process of this machine that no longer exists (SIGKILL, power loss)
+    are set FAILED, so no run stays RUNNING forever. Returns their ids."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    runs = client.search_runs([experiment_id], filter_string=f"attributes.status = 'RUNNING' and "
+                                                             f"tags.`kombat.host` = '{socket.gethostname()}'")
+    orphans = [run for run in runs if not _alive(int(run.data.tags.get("kombat.pid", "0") or 0))]
+    for run in orphans:
+        client.set_tag(run.info.run_id, "kombat.error", "its process ended without closing the run (killed)")
+        client.set_terminated(run.info.run_id, "FAILED")
+    return [run.info.run_id for run in orphans]
+
+
 @contextlib.contextmanager
 def run_context(cfg: KombatConfig, *, run_id: str | None = None, run_name: str | None = None,
                 nested: bool = False, tags: dict[str, str] | None = None) -> Iterator[Any]:
@@ -58,6 +88,8 @@ def run_context(cfg: KombatConfig, *, run_id: str | None = None, run_name: str |
     import mlflow
 
     experiment_id = connect(cfg)
+    close_orphans(experiment_id)
+    tags = {**(tags or {}), "kombat.host": socket.gethostname(), "kombat.pid": str(os.getpid())}
     run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=run_name,
                            nested=nested, tags=tags)
     try:
@@ -69,6 +101,30 @@ def run_context(cfg: KombatConfig, *, run_id: str | None = None, run_name: str |
         mlflow.end_run(status="FAILED")
         raise
     mlflow.end_run(status="FINISHED")
+
+
+CANDIDATE_TAG = "kombat.candidate"  # runs the package stage may choose from
+HEAD_ARTIFACT = "head/head.keras"
+CONFIG_ARTIFACT = "kombat_config.json"
+
+
+def log_candidate(cfg: KombatConfig, head, embeddings_dir: Path) -> None:
+    """Log what the package stage needs to rebuild this run's model: its head, its whole config,
+    and the fingerprint of the frames it was scored on (only runs on the same frames compete)."""
+    import tempfile
+
+    import mlflow
+
+    from kombat.config import to_dict
+    from kombat.io import file_digest
+
+    mlflow.log_param("manifest_fingerprint", file_digest(Path(embeddings_dir) / "manifest.csv"))
+    mlflow.log_dict(to_dict(cfg), CONFIG_ARTIFACT)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(HEAD_ARTIFACT).name
+        head.save(path)
+        mlflow.log_artifact(str(path), str(Path(HEAD_ARTIFACT).parent))
+    mlflow.set_tag(CANDIDATE_TAG, "true")
 
 
 def run_params(cfg: KombatConfig) -> dict[str, Any]:

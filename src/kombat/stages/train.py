@@ -54,6 +54,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, model_dir: Path, metrics_dir: P
         mlflow.log_params({**tracking.run_params(cfg), "data_fingerprint": fingerprint})
         result = fit_head(cfg, x_train, y_train, x_val, y_val, callbacks=[mlflow_epoch_logger()])
         mlflow.log_metric("best_epoch", result.best_epoch)
+        tracking.log_candidate(cfg, result.model, embeddings_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
         tmp_model = model_dir / f".{HEAD_FILE}.tmp.keras"
         result.model.save(tmp_model)

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""Play MK.js (or any game) with your body: camera frames in, punch and kick key presses out.
+
+This file is copied into models/package/ by the `package` stage and runs from there alone, with
+tensorflow (or the TFLite runtime, ai-edge-litert) and opencv-python; pynput only when it sends keys.
+
+    python play.py                          # webcam 0, a decision every 100 ms, keys a/d
+    python play.py --source clip.mp4 --json # a video file, one JSON line per decision
+    python play.py --show --keys off        # watch the probabilities without pressing keys
+
+The rule is the article's: do nothing while "other" >= 0.4, else fire the strike whose probability
+is >= 0.35 and above the other strike's, then wait a cooldown so one strike fires one action
+(thresholds, cooldown and key map in play.yaml). `q`, Ctrl-C or the end of a video ends the game
+with a summary: frames, actions, and the latency from frame to decision (p50/p95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+class PlayError(Exception):
+    """A problem the player can fix; printed as one line."""
+
+
+# ---- the decision: pure functions, tested without a camera ---------------------------------
+
+
+@dataclass
+class Rule:
+    classes: list[str]  # the model's outputs, in order
+    nothing: str = "other"  # the class that means "do nothing"
+    nothing_threshold: float = 0.4
+    strike_threshold: float = 0.35
+    cooldown_s: float = 0.5
+
+
+def decide(probabilities: np.ndarray, rule: Rule) -> str | None:
+    """The strike these probabilities call for, or None."""
+    named = dict(zip(rule.classes, (float(p) for p in probabilities)))
+    if named.get(rule.nothing, 0.0) >= rule.nothing_threshold:
+        return None
+    strikes = sorted(((p, name) for name, p in named.items() if name != rule.nothing), reverse=True)
+    best_p, best = strikes[0]
+    if best_p < rule.strike_threshold or (len(strikes) > 1 and strikes[1][0] >= best_p):
+        return None
+    return best
+
+
+@dataclass
+class Trigger:
+    """One strike, one action: fire when a new strike is decided and the cooldown has passed."""
+
+    cooldown_s: float
+    last_fired: float = -math.inf
+    previous: str | None = None
+
+    def step(self, t: float, decision: str | None) -> str | None:
+        fire = decision is not None and decision != self.previous and t - self.last_fired >= self.cooldown_s
+        self.previous = decision
+        if fire:
+            self.last_fired = t
+            return decision
+        return None
+
+
+@dataclass
+class Stats:
+    frames: int = 0
+    decisions: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def summary(self, seconds: float) -> str:
+        p50, p95 = (np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (math.nan, math.nan))
+        fired = ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items())) or "none"
+        return (f"play: {self.frames} frames, {self.decisions} decisions in {seconds:.1f} s; actions: {fired}; "
+                f"latency frame->decision p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+
+
+# ---- the package: settings and model -------------------------------------------------------
+
+
+def read_settings(path: Path) -> dict:
+    """play.yaml: PyYAML when installed, else its simple `key: value` / nested-block form."""
+    if not path.is_file():
+        raise PlayError(f"{path}: not found (is this a kombat package folder?)")
+    text = path.read_text()
+    try:
+        import yaml
+    except ImportError:
+        return _simple_yaml(text, path)
+    try:
+        settings = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlayError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(settings, dict):
+        raise PlayError(f"{path}: expected a mapping")
+    return settings
+
+
+def _simple_yaml(text: str, path: Path) -> dict:
+    root: dict = {}
+    section: dict | None = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.split(" #")[0].rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, value = line.strip().partition(":")
+        if not sep:
+            raise PlayError(f"{path}:{number}: expected `key: value`")
+        value = value.strip().strip("'\"")
+        if raw.startswith(" ") and section is not None:
+            section[key] = _scalar(value)
+        elif value:
+            root[key], section = _scalar(value), None
+        else:
+            root[key] = section = {}
+    return root
+
+
+def _scalar(value: str):
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    return value
+
+
+def tflite_interpreter(path: Path):
+    """LiteRT when installed (ai-edge-litert or tflite-runtime), else TensorFlow's own."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter
+        except ImportError:
+            import warnings
+
+            import tensorflow as tf
+
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            Interpreter = tf.lite.Interpreter
+    return Interpreter(model_path=str(path), num_threads=os.cpu_count())
+
+
+def load_model(package: Path, backend: str):
+    """A function: one uint8 RGB frame (H, W, 3) -> class probabilities."""
+    path = package / ("model.tflite" if backend == "tflite" else "model.keras")
+    if not path.is_file():
+        raise PlayError(f"{path}: model not found (run `dvc repro package`, or pass --package)")
+    if backend == "keras":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        model = keras.models.load_model(path)
+        return lambda frame: np.asarray(model(frame[None], training=False))[0]
+    interpreter = tflite_interpreter(path)
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
+
+    def predict(frame: np.ndarray) -> np.ndarray:
+        interpreter.set_tensor(source, np.ascontiguousarray(frame[None]))
+        interpreter.invoke()
+        return interpreter.get_tensor(target)[0].copy()
+
+    return predict
+
+
+# ---- the edges: camera or video, keys, window ----------------------------------------------
+
+
+def open_source(source: str):
+    import cv2
+
+    camera = source.isdigit()
+    if not camera and not Path(source).is_file():
+        raise PlayError(f"{source}: no such video file")
+    capture = cv2.VideoCapture(int(source) if camera else source)
+    ok = capture.isOpened()
+    if ok:
+        ok, first = capture.read()
+    if not ok:
+        what = f"camera {source}: cannot be opened (no camera, or it is busy)" if camera else \
+            f"{source}: not a readable video (no frames)"
+        raise PlayError(what)
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    return capture, first, camera, (fps if 1 <= fps <= 1000 else 30.0)
+
+
+class KeySender:
+    """Presses the mapped key for each action, with pynput (X11, Windows or macOS)."""
+
+    def __init__(self, key_map: dict[str, str]) -> None:
+        try:
+            from pynput.keyboard import Controller
+        except Exception as exc:  # pynput raises ImportError-like errors without a display
+            raise PlayError(f"cannot send keys ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+                            "install pynput and run in a desktop session, or pass --keys off") from None
+        self.keyboard, self.key_map = Controller(), key_map
+
+    def send(self, action: str) -> None:
+        key = self.key_map.get(action)
+        if key:
+            self.keyboard.press(key)
+            time.sleep(0.03)  # games poll keys; a press this short still lands in one frame
+            self.keyboard.release(key)
+
+
+def to_model_frame(frame_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A camera frame, shrunk as the extract stage shrinks training frames (INTER_AREA, RGB)."""
+    import cv2
+
+    return cv2.cvtColor(cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+
+def draw(frame_bgr, classes, probabilities, action, fps):
+    import cv2
+
+    canvas = frame_bgr.copy()
+    for i, (name, p) in enumerate(zip(classes, probabilities)):
+        y = 20 + 22 * i
+        cv2.rectangle(canvas, (10, y - 12), (10 + int(150 * p), y + 4), (0, 200, 255), -1)
+        cv2.putText(canvas, f"{name} {p:.2f}", (12, y), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+    cv2.putText(canvas, f"{action or ''}  {fps:.0f} fps", (10, canvas.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX,
+                0.7, (0, 0, 255), 2)
+    return canvas
+
+
+# ---- the loop --------------------------------------------------------------------------------
+
+
+def play(args: argparse.Namespace) -> Stats:
+    import cv2
+
+    settings = read_settings(args.package / "play.yaml")
+    labels_path = args.package / "labels.json"
+    if not labels_path.is_file():
+        raise PlayError(f"{labels_path}: not found (is this a kombat package folder?)")
+    try:
+        labels = json.loads(labels_path.read_text())
+        width, height = labels["frame_size"]
+        rule = Rule(classes=list(labels["classes"]), nothing=settings.get("nothing_class", "other"),
+                    nothing_threshold=float(settings["nothing_threshold"]),
+                    strike_threshold=float(settings["strike_threshold"]), cooldown_s=float(settings["cooldown_s"]))
+        interval = float(args.interval if args.interval is not None else settings.get("interval_s", 0.1))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlayError(f"{args.package}: labels.json or play.yaml lacks or mangles {exc}") from None
+    capture, frame, camera, fps = open_source(args.source)
+    try:
+        keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
+        predict = load_model(args.package, args.backend)
+    except BaseException:
+        capture.release()
+        raise
+    trigger, stats = Trigger(rule.cooldown_s), Stats()
+    started, next_decision, shown = time.monotonic(), 0.0, time.monotonic()
+    probabilities, action = np.zeros(len(rule.classes)), None
+    try:
+        while frame is not None:
+            t = time.monotonic() - started if camera else stats.frames / fps
+            stats.frames += 1
+            if args.every_frame or t + 1e-6 >= next_decision:
+                next_decision += interval * max(1, math.floor((t - next_decision) / interval) + 1)
+                begun = time.perf_counter()
+                probabilities = predict(to_model_frame(frame, width, height))
+                action = trigger.step(t, decide(probabilities, rule))
+                stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
+                stats.decisions += 1
+                if action:
+                    stats.actions[action] = stats.actions.get(action, 0) + 1
+                    if keys:
+                        keys.send(action)
+                if args.json:
+                    print(json.dumps({"t": round(t, 3), "probabilities": dict(zip(rule.classes, np.round(
+                        probabilities.astype(float), 4).tolist())), "action": action}), flush=True)
+            if args.show:
+                now = time.monotonic()
+                cv2.imshow("kombat", draw(frame, rule.classes, probabilities, action, 1 / max(now - shown, 1e-6)))
+                shown = now
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    break
+            ok, frame = capture.read()
+            if not ok:
+                frame = None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.release()
+        if args.show:
+            cv2.destroyAllWindows()
+        print(stats.summary(time.monotonic() - started), file=sys.stderr if args.json else sys.stdout)
+    return stats
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--source", default="0", help="webcam index (0) or a video file (default: 0)")
+    parser.add_argument("--package", type=Path, default=HERE, help="the package folder (default: this file's)")
+    parser.add_argument("--backend", choices=["tflite", "keras"], default="tflite", help="default: tflite")
+    parser.add_argument("--interval", type=float, default=None, help="seconds between decisions (play.yaml: 0.1)")
+    parser.add_argument("--every-frame", action="store_true", help="decide on every frame")
+    parser.add_argument("--keys", choices=["auto", "on", "off"], default="auto",
+                        help="send key presses: auto = for a camera, not for a video file")
+    parser.add_argument("--json", action="store_true", help="one JSON line per decision on stdout")
+    parser.add_argument("--show", action="store_true", help="a window with the frame, probabilities and action")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        play(args)
+    except PlayError as exc:
+        print(f"play: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,221 @@
+"""Package: the champion run as a folder a person plays with.
+
+The champion is the best finished run of the experiment by `package.metric` (a validation
+metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
+(frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
+and models/package/ gets model.keras, model.tflite, labels.json, play.yaml, play.py and a model
+card. After a sweep, `dvc repro --force package` re-chooses (DVC cannot see new MLflow runs).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from kombat import config as schema
+from kombat import tracking
+from kombat.cli import stage_main
+from kombat.config import KombatConfig
+from kombat.errors import DataError, KombatError
+from kombat.io import atomic_dir, file_digest, read_dataset, read_embeddings
+from kombat.metrics import confusion, confusion_png
+
+PLAY_SCRIPT = Path(__file__).resolve().parents[1] / "play.py"
+CHECK_FRAMES = 48  # test frames on which Keras and TFLite must agree
+
+
+@dataclass(frozen=True)
+class Candidate:
+    run_id: str
+    name: str
+    kind: str
+    metric: float
+    start_time: int
+
+
+def choose_champion(candidates: list[Candidate]) -> Candidate:
+    """Highest validation metric; on a tie, the newest run."""
+    if not candidates:
+        raise DataError("no finished run with a logged head on these frames: run `dvc repro train` or a sweep first")
+    return max(candidates, key=lambda c: (c.metric, c.start_time))
+
+
+def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candidate]:
+    import mlflow
+
+    experiment_id = tracking.connect(cfg)
+    runs = mlflow.MlflowClient().search_runs(
+        [experiment_id],
+        filter_string=(f"params.manifest_fingerprint = '{manifest_fingerprint}' and "
+                       f"tags.`{tracking.CANDIDATE_TAG}` = 'true' and attributes.status = 'FINISHED'"),
+        max_results=5000)
+    return [Candidate(run.info.run_id, run.info.run_name or "", run.data.tags.get("kombat.kind", "?"),
+                      run.data.metrics[cfg.package.metric], run.info.start_time)
+            for run in runs if cfg.package.metric in run.data.metrics]
+
+
+def load_champion(champion: Candidate) -> tuple[KombatConfig, object]:
+    """The champion's own config and trained head, downloaded from its run."""
+    import keras
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = mlflow.artifacts.download_artifacts(run_id=champion.run_id,
+                                                          artifact_path=tracking.CONFIG_ARTIFACT, dst_path=tmp)
+        head_path = mlflow.artifacts.download_artifacts(run_id=champion.run_id,
+                                                        artifact_path=tracking.HEAD_ARTIFACT, dst_path=tmp)
+        run_cfg = schema.validate(json.loads(Path(config_path).read_text()), source=f"run {champion.run_id} config")
+        return run_cfg, keras.models.load_model(head_path)
+
+
+def check_frames(frames_dir: Path, count: int) -> np.ndarray:
+    """Test-split frames spread over the split (uint8 RGB), for the Keras/TFLite agreement check."""
+    dataset = read_dataset(frames_dir, mmap=True)
+    rows = np.flatnonzero((dataset.manifest["split"] == "test").to_numpy())
+    if not len(rows):
+        raise DataError(f"{frames_dir}: no test frames to check the exported model on")
+    return np.asarray(dataset.images[rows[np.linspace(0, len(rows) - 1, min(count, len(rows))).astype(int)]])
+
+
+def register(cfg: KombatConfig, champion: Candidate, model, frames: np.ndarray, probabilities: np.ndarray,
+             package_dir: Path) -> str:
+    """Log the play model and the package into the champion's run, register it, point the alias at it."""
+    import keras
+    import mlflow
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    client = mlflow.MlflowClient()
+    existing = client.search_model_versions(f"name = '{cfg.package.model_name}' and run_id = '{champion.run_id}'")
+    if existing:  # packaged before: same run, same weights
+        version = max(existing, key=lambda v: int(v.version)).version
+    else:
+        with tracking.run_context(cfg, run_id=champion.run_id):
+            info = mlflow.keras.log_model(
+                model, name="play_model", signature=infer_signature(frames[:2], probabilities[:2]),
+                pip_requirements=[f"tensorflow-cpu=={tf.__version__}", f"keras=={keras.__version__}"])
+            mlflow.log_artifacts(str(package_dir), "package")
+        version = mlflow.register_model(info.model_uri, cfg.package.model_name).version
+    client.set_registered_model_alias(cfg.package.model_name, cfg.package.alias, version)
+    return str(version)
+
+
+def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: Candidate, n_candidates: int, scores: dict,
+               matrix: np.ndarray, max_diff: float, n_check: int, fingerprint: str, version: str) -> str:
+    classes = list(run_cfg.classes)
+    params = tracking.run_params(run_cfg)
+    table = "\n".join(f"| {k} | {v} |" for k, v in params.items())
+    header = "| actual \\ predicted | " + " | ".join(classes) + " |\n|---|" + "---|" * len(classes)
+    rows = "\n".join(f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(classes, matrix))
+    per_class = "\n".join(f"| {c} | {scores[f'precision_{c}']:.3f} | {scores[f'recall_{c}']:.3f} | "
+                          f"{scores[f'f1_{c}']:.3f} |" for c in classes)
+    commit = tracking.git_commit()
+    return f"""# kombat body controller: `{cfg.package.model_name}@{cfg.package.alias}` (version {version})
+
+A webcam frame in, {' / '.join(classes)} probabilities out: MobileNet v1 (ImageNet) up to
+`{run_cfg.embed.layer}`, global average pooling, and a dense head trained by kombat.
+
+- **MLflow run**: `{champion.run_id}` ("{champion.name}", a {champion.kind} run), experiment `{cfg.mlflow.experiment}`
+- **Chosen by**: highest `{cfg.package.metric}` = {champion.metric:.4f} among {n_candidates} finished runs on the
+  same frames (manifest `{fingerprint}`); the test figures below played no part in the choice.
+- **Data**: {run_cfg.data.source.value} ({run_cfg.data.raw_dir}), frames {run_cfg.extract.width}x{run_cfg.extract.height}
+  at {run_cfg.extract.fps:g} fps, split by actor, {run_cfg.augment.copies} augmented copies per training frame.
+
+## Parameters
+| param | value |
+|---|---|
+{table}
+
+## Test scores (held-out actors, {int(matrix.sum())} frames)
+accuracy {scores['accuracy']:.3f}, balanced accuracy {scores['balanced_accuracy']:.3f}, **macro-F1 {scores['macro_f1']:.3f}**
+
+| class | precision | recall | F1 |
+|---|---|---|---|
+{per_class}
+
+{header}
+{rows}
+
+![confusion matrix](confusion_matrix.png)
+
+## Files
+- `model.keras`: the end-to-end Keras model, uint8 RGB frames (N, {run_cfg.extract.height}, {run_cfg.extract.width}, 3) -> probabilities.
+- `model.tflite`: the same model for fast CPU play. On {n_check} test frames the largest difference between the
+  two was {max_diff:.2e} (allowed: {cfg.package.tolerance:g}).
+- `labels.json` (output order, frame size), `play.yaml` (thresholds, cooldown, keys), `play.py`.
+
+## Play
+    pip install tensorflow-cpu opencv-python pynput   # or ai-edge-litert instead of tensorflow
+    python play.py                                    # webcam 0; keys: {', '.join(f'{k} -> {v}' for k, v in cfg.play.keys.items())}
+    python play.py --source clip.mp4 --json           # a video file, a JSON line per decision
+    python play.py --show --keys off                  # watch it think
+
+## Reproduce
+At git commit `{commit}`: `dvc repro` (this run's params are in its MLflow run, and as
+`kombat_config.json` among its artifacts; for a sweep run, `python -m kombat.sweep <its overrides>`), then
+`dvc repro --force package`.
+"""
+
+
+def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path) -> str:
+    from kombat.export import TfliteModel, end_to_end_model, to_tflite
+    from kombat.stages.evaluate import evaluate_split
+
+    fingerprint = file_digest(embeddings_dir / "manifest.csv")
+    candidates = find_candidates(cfg, fingerprint)
+    champion = choose_champion(candidates)
+    run_cfg, head = load_champion(champion)
+
+    embeddings, manifest = read_embeddings(embeddings_dir, run_cfg.embed.layer)
+    y_test, predicted, scores = evaluate_split(head, embeddings, manifest, "test", run_cfg)
+    matrix = confusion(y_test, predicted, len(run_cfg.classes))
+
+    frames = check_frames(frames_dir, CHECK_FRAMES)
+    model = end_to_end_model(run_cfg, head, frames.shape[1:])
+    flatbuffer = to_tflite(model)
+    expected = np.asarray(model.predict(frames, verbose=0))
+    lite = TfliteModel(flatbuffer)
+    max_diff = float(np.abs(np.stack([lite(frame) for frame in frames]) - expected).max())
+    if max_diff > cfg.package.tolerance:
+        raise KombatError(f"TFLite export differs from Keras by {max_diff:.2e} > package.tolerance "
+                          f"{cfg.package.tolerance:g}; not packaged")
+
+    with tempfile.TemporaryDirectory() as staging:
+        staged = Path(staging)
+        model.save(staged / "model.keras")
+        (staged / "model.tflite").write_bytes(flatbuffer)
+        version = register(cfg, champion, model, frames, expected, staged)
+    with atomic_dir(out_dir) as tmp:
+        model.save(tmp / "model.keras")
+        (tmp / "model.tflite").write_bytes(flatbuffer)
+        (tmp / "labels.json").write_text(json.dumps({
+            "classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
+            "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}",
+            "version": version}, indent=2) + "\n")
+        nothing = "no_punch" if "no_punch" in run_cfg.classes else "other"
+        settings = {"nothing_class": nothing, **schema.to_dict(cfg)["play"]}
+        (tmp / "play.yaml").write_text("# kombat play settings (the article's rule; edit freely)\n"
+                                       + yaml.safe_dump(settings, sort_keys=False))
+        shutil.copyfile(PLAY_SCRIPT, tmp / "play.py")
+        confusion_png(matrix, run_cfg.classes, f"champion, test macro-F1 {scores['macro_f1']:.3f}",
+                      tmp / "confusion_matrix.png")
+        (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,
+                                                  len(frames), fingerprint, version))
+    return (f"champion {champion.run_id} ({champion.kind}, {cfg.package.metric} {champion.metric:.3f} of "
+            f"{len(candidates)} runs), test macro-F1 {scores['macro_f1']:.3f}; registered "
+            f"{cfg.package.model_name} v{version} @{cfg.package.alias}; Keras vs TFLite max diff {max_diff:.1e}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return stage_main("package", __doc__, run, {"embeddings_dir": "embeddings folder", "frames_dir": "frames folder",
+                                                "out_dir": "package folder"}, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

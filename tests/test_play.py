@@ -1,0 +1,77 @@
+"""play.py's decision rule, cooldown and settings reader, and the play-test's event matching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kombat.play import PlayError, Rule, Trigger, _simple_yaml, decide, read_settings
+from kombat.playtest import Event, match_events
+from kombat.synth.clips import Segment
+
+RULE = Rule(classes=["punch", "kick", "other"])
+
+
+@pytest.mark.parametrize("probabilities, expected", [
+    ([0.1, 0.1, 0.8], None),  # clearly nothing
+    ([0.3, 0.3, 0.4], None),  # other exactly at 0.4: nothing
+    ([0.5, 0.2, 0.3], "punch"),
+    ([0.2, 0.45, 0.35], "kick"),
+    ([0.34, 0.30, 0.36], None),  # no strike reaches 0.35
+    ([0.36, 0.36, 0.28], None),  # a tie between the strikes: no action
+    ([0.35, 0.30, 0.35], "punch"),  # the thresholds are inclusive
+])
+def test_decide_follows_the_articles_rule(probabilities, expected):
+    assert decide(np.array(probabilities), RULE) == expected
+
+
+def test_decide_with_a_binary_model():
+    rule = Rule(classes=["no_punch", "punch"], nothing="no_punch")
+    assert decide(np.array([0.3, 0.7]), rule) == "punch"
+    assert decide(np.array([0.6, 0.4]), rule) is None
+
+
+def test_one_strike_fires_one_action():
+    trigger = Trigger(cooldown_s=0.5)
+    # A punch held for 0.4 s, a flicker inside it, then a kick right after and one later.
+    timeline = [(0.0, None), (0.1, "punch"), (0.2, "punch"), (0.3, None), (0.4, "punch"), (0.5, "kick"),
+                (0.7, None), (0.8, "kick"), (0.9, "kick")]
+    fired = [(t, a) for t, d in timeline if (a := trigger.step(t, d))]
+    assert fired == [(0.1, "punch"), (0.8, "kick")]
+
+
+def test_no_cooldown_fires_on_every_new_strike():
+    trigger = Trigger(cooldown_s=0.0)
+    fired = [trigger.step(t, d) for t, d in [(0, "punch"), (0.1, "punch"), (0.2, None), (0.3, "punch")]]
+    assert fired == ["punch", None, None, "punch"]
+
+
+def test_simple_yaml_reads_what_the_package_writes(tmp_path):
+    import yaml
+
+    settings = {"nothing_class": "other", "nothing_threshold": 0.4, "cooldown_s": 0.5, "interval_s": 0.1,
+                "keys": {"punch": "a", "kick": "d"}}
+    text = "# comment\n" + yaml.safe_dump(settings, sort_keys=False)
+    assert _simple_yaml(text, tmp_path / "play.yaml") == settings
+    (tmp_path / "play.yaml").write_text(text)
+    assert read_settings(tmp_path / "play.yaml") == settings
+
+
+def test_missing_or_bad_settings_are_one_line_errors(tmp_path):
+    with pytest.raises(PlayError, match="play.yaml: not found"):
+        read_settings(tmp_path / "play.yaml")
+    (tmp_path / "play.yaml").write_text("keys: [unclosed\n")
+    with pytest.raises(PlayError, match="not valid YAML"):
+        read_settings(tmp_path / "play.yaml")
+
+
+def test_events_match_segments_of_their_label_once():
+    segments = [Segment(1.0, 1.3, "punch"), Segment(2.0, 2.4, "kick"), Segment(3.0, 4.0, "other"),
+                Segment(5.0, 5.2, "punch")]
+    events = [Event(1.1, "punch"), Event(1.2, "punch"),  # the second hits an already matched segment
+              Event(2.6, "kick"),  # within the slack after the kick
+              Event(5.1, "kick"),  # wrong label
+              Event(3.5, "punch")]  # during "other"
+    score = match_events(events, segments, slack=0.3)
+    assert (score.true_positives, score.predicted, score.annotated) == (2, 5, 3)
+    assert score.precision == pytest.approx(0.4) and score.recall == pytest.approx(2 / 3)

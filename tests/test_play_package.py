@@ -1,0 +1,137 @@
+"""The packaged model played for real: play.py from a copy of models/package/, on held-out clips,
+with its key presses received by an X client under Xvfb."""
+
+from __future__ import annotations
+
+import ast
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kombat.playtest import STRIKES, match_events, play_events, render_heldout
+
+from .conftest import ROOT, project_env
+
+# Event-level targets on held-out clips of the small easy data set (measured: precision 0.57,
+# recall 0.67 over 18 strikes): an action counts when it names the strike and lands within 0.3 s.
+MIN_PRECISION, MIN_RECALL, SLACK = 0.4, 0.5, 0.3
+RECORDER = ROOT / "tests/tools/x_key_recorder.py"
+
+
+def run_play(package: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "play.py", *args], cwd=package, env=env or project_env(),
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def heldout(built_project, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("heldout")
+    return [render_heldout(folder, i, 12.0, built_project.path / "params.yaml") for i in range(3)]
+
+
+def test_the_package_folder_stands_alone(built_project):
+    package = built_project.package
+    tree = ast.parse((package / "play.py").read_text())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    assert "kombat" not in imported and {"cv2", "numpy"} <= imported  # tensorflow, pynput: imported where needed
+    labels = json.loads((package / "labels.json").read_text())
+    assert labels["frame_size"] == [100, 56] and labels["registered_model"] == "kombat@champion"
+
+
+def test_play_fires_punches_and_kicks_at_the_annotated_times(built_project, heldout):
+    total = None
+    found = set()
+    for video, segments in heldout:
+        events = play_events(built_project.package, video)
+        score = match_events(events, segments, SLACK)
+        total = score if total is None else total + score
+        for label in STRIKES:
+            if match_events([e for e in events if e.action == label], segments, SLACK).true_positives:
+                found.add(label)
+    assert total.precision >= MIN_PRECISION and total.recall >= MIN_RECALL, total
+    assert found == set(STRIKES)
+
+
+def test_json_lines_and_summary(built_project, heldout):
+    video, _ = heldout[0]
+    out = run_play(built_project.package, "--source", str(video), "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    decisions = [json.loads(line) for line in out.stdout.splitlines()]
+    # 12 s at 15 fps, a decision on the first frame at or after every 100 ms tick
+    expected = [round(math.ceil(k * 0.1 * 15 - 1e-6) / 15, 3) for k in range(120)]
+    assert [d["t"] for d in decisions] == expected
+    assert all(set(d["probabilities"]) == {"punch", "kick", "other"} for d in decisions)
+    assert all(abs(sum(d["probabilities"].values()) - 1) < 1e-3 for d in decisions)
+    summary = out.stderr.strip().splitlines()[-1]
+    assert summary.startswith("play: 180 frames, 120 decisions") and "p50" in summary and "p95" in summary
+    every = run_play(built_project.package, "--source", str(video), "--json", "--every-frame")
+    assert every.returncode == 0 and len(every.stdout.splitlines()) == 180, every.stderr[-2000:]
+    keras = run_play(built_project.package, "--source", str(video), "--json", "--backend", "keras")
+    assert keras.returncode == 0, keras.stderr[-2000:]
+    for a, b in zip(decisions, map(json.loads, keras.stdout.splitlines()), strict=True):  # same frames, same model
+        assert a["t"] == b["t"] and a["action"] == b["action"]
+        assert np.allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--source", "missing.mp4"], "missing.mp4: no such video file"),
+    (["--source", "labels.json"], "labels.json: not a readable video"),
+    (["--source", "7"], "camera 7: cannot be opened"),
+    (["--package", "nowhere"], "nowhere/play.yaml: not found"),
+])
+def test_bad_sources_and_folders_are_one_line_errors(built_project, args, message):
+    out = run_play(built_project.package, *args)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and lines[-1].startswith("play: error: ") and message in lines[-1], out.stderr
+
+
+def test_a_missing_model_is_a_one_line_error(built_project, tmp_path):
+    package = shutil.copytree(built_project.package, tmp_path / "package")
+    (package / "model.tflite").unlink()
+    video = next(iter(sorted((built_project.path / "data/synthetic/videos").glob("*.mp4"))))
+    out = run_play(package, "--source", str(video))
+    assert out.returncode == 2 and "model.tflite: model not found" in out.stderr.strip().splitlines()[-1]
+
+
+@pytest.fixture
+def x_display():
+    """A private Xvfb server; yields its DISPLAY."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb not installed (apt-get install xvfb; .ci/run installs it)")
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
+                              pass_fds=[write_fd], stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_actions_arrive_as_key_presses_in_an_x_client(built_project, heldout, x_display):
+    env = {**project_env(), "DISPLAY": x_display}
+    recorder = subprocess.Popen([sys.executable, str(RECORDER)], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert recorder.stdout.readline().strip() == "ready"
+        video, _ = next((v, s) for v, s in heldout)
+        out = run_play(built_project.package, "--source", str(video), "--json", "--keys", "on", env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        actions = [d["action"] for d in map(json.loads, out.stdout.splitlines()) if d["action"]]
+        assert actions, "the model fired no action on this clip"
+        time.sleep(0.5)
+    finally:
+        recorder.terminate()
+    received = recorder.stdout.read().split()
+    assert received == [{"punch": "a", "kick": "d"}[a] for a in actions]

@@ -16,7 +16,7 @@ export KERAS_HOME := $(abspath .cache/keras)
 endif
 endif
 
-.PHONY: setup system-deps demo test test-all ui params keras-cache clean-outputs play
+.PHONY: setup system-deps demo test test-all ui params keras-cache clean-outputs play bench
 
 setup: $(VENV)/.installed keras-cache
 
@@ -56,6 +56,9 @@ test-all: setup system-deps  ## every test, the slow ones too
 
 play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
 	cd models/package && python play.py $(A)
+
+bench: setup  ## benchmarks of HEAD in a fresh clone (about 12 minutes): bench/results.json and a table
+	python bench/run.py
 
 ui: setup  ## MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1

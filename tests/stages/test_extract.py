@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -32,11 +34,10 @@ def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_p
 
 def test_segments_leave_gaps_unused(cfg, video_raw_dir, tmp_path):
     csv = video_raw_dir / "annotations.csv"
-    lines = [line for line in csv.read_text().splitlines() if ",kick," not in line]
-    csv.write_text("\n".join(lines) + "\n")
+    csv.write_text(csv.read_text().replace(",1.0,2.0,kick,", ",1.0,1.5,kick,"))
     frames = read_dataset(_run(cfg, video_raw_dir, tmp_path))
-    assert "kick" not in set(frames.manifest.label)
-    assert not ((frames.manifest.time >= 1.0) & (frames.manifest.time < 2.0)).any()
+    assert (frames.manifest.label == "kick").sum() == 15
+    assert not ((frames.manifest.time >= 1.5) & (frames.manifest.time < 2.0)).any()
 
 
 def _run(cfg, raw, tmp_path):
@@ -86,15 +87,89 @@ def test_article_folders_format(cfg, tmp_path):
     m = frames.manifest
     assert len(m) == 27 and sorted(set(m.actor)) == ["ann", "bob", "cy"]
     assert m.label.value_counts().to_dict() == {"punch": 9, "kick": 9, "other": 9}
+
+    # One bad image among many is skipped, counted and reported; strict mode stops at it.
     (raw / "kick" / "ann_0.png").write_bytes(b"\x89PNG broken")
-    with pytest.raises(DataError, match=r"ann_0\.png: cannot be read as an image"):
-        _run(folders_cfg, raw, tmp_path)
+    (raw / "other" / "bob_1.png").write_bytes(b"")
+    summary = extract.run(folders_cfg, raw, tmp_path / "frames")
+    assert len(read_dataset(tmp_path / "frames").manifest) == 25
+    assert "skipped 2 bad frame(s) in 2 file(s)" in summary
+    skipped = json.loads((tmp_path / "frames" / "counts.json").read_text())["skipped"]
+    assert {Path(k).name for k in skipped} == {"ann_0.png", "bob_1.png"}
+    strict = dataclasses.replace(folders_cfg, extract=dataclasses.replace(cfg.extract, strict=True))
+    with pytest.raises(DataError, match=r"ann_0\.png: cannot be read as an image .*extract.strict"):
+        _run(strict, raw, tmp_path)
 
 
 def test_group_of_reads_subfolder_or_name_prefix():
-    from pathlib import Path
-
     assert extract.group_of(Path("punch/alice/001.png")) == "alice"
     assert extract.group_of(Path("punch/alice_001.png")) == "alice"
     assert extract.group_of(Path("punch/bob-7.jpg")) == "bob"
     assert extract.group_of(Path("punch/solo.png")) == "solo"
+
+
+def strict(cfg):
+    return dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, strict=True))
+
+
+def test_zero_byte_video_is_named(cfg, video_raw_dir, tmp_path):
+    (video_raw_dir / "videos" / "bob.mp4").write_bytes(b"")
+    with pytest.raises(DataError, match=r"bob\.mp4: cannot be opened as a video"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_corrupt_video_is_named(cfg, video_raw_dir, tmp_path):
+    path = video_raw_dir / "videos" / "bob.mp4"
+    data = bytearray(path.read_bytes())
+    data[: len(data) // 2] = bytes(len(data) // 2)  # the header and half the stream zeroed
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"bob\.mp4: (cannot be opened as a video|has no frames)"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_video_without_frames_is_named(cfg, video_raw_dir, tmp_path):
+    path = video_raw_dir / "videos" / "cy.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20, (160, 90))
+    writer.release()  # a valid container with no frames (or nothing at all)
+    with pytest.raises(DataError, match=r"cy\.mp4: (has no frames|cannot be opened as a video)"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_cut_off_video_is_named(cfg, video_raw_dir, tmp_path):
+    path = video_raw_dir / "videos" / "ann.mp4"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 6 // 10])  # the tail (and the index) lost
+    with pytest.raises(DataError, match=r"ann\.mp4: cannot be opened as a video"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_damaged_stream_is_skipped_and_counted_or_stops_in_strict_mode(cfg, video_raw_dir, tmp_path):
+    # The index survives but the last fifth of the stream is zeros: OpenCV decodes the frames before it.
+    path = video_raw_dir / "videos" / "ann.mp4"
+    data = bytearray(path.read_bytes())
+    index = data.find(b"moov") - 4
+    data[index * 4 // 5: index] = bytes(index - index * 4 // 5)
+    path.write_bytes(bytes(data))
+    summary = extract.run(cfg, video_raw_dir, tmp_path / "frames")
+    counts = json.loads((tmp_path / "frames" / "counts.json").read_text())
+    (name, entry), = counts["skipped"].items()
+    assert name.endswith("ann.mp4") and entry["frames"] > 0 and f"skipped {entry['frames']} bad frame(s)" in summary
+    frames = read_dataset(tmp_path / "frames").manifest
+    assert (frames.actor == "ann").sum() + entry["frames"] == 29  # every wanted frame is kept or counted
+    with pytest.raises(DataError, match=r"ann\.mp4: stream ends after frame \d+ of 60 .*extract.strict"):
+        _run(strict(cfg), video_raw_dir, tmp_path)
+
+
+def test_a_class_with_no_frames_is_named(cfg, video_raw_dir, tmp_path):
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text("\n".join(line for line in csv.read_text().splitlines() if ",kick," not in line) + "\n")
+    with pytest.raises(DataError, match="class 'kick' has no frames after extraction"):
+        _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_a_class_absent_from_the_test_split_is_named(cfg, video_raw_dir, tmp_path):
+    named = dataclasses.replace(cfg, split=dataclasses.replace(cfg.split, test_actors=["cy"], val_actors=["bob"]))
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text("\n".join(line for line in csv.read_text().splitlines() if line != "videos/cy.mp4,1.0,2.0,kick,cy")
+                   + "\n")
+    with pytest.raises(DataError, match=r"the test split \(actors \['cy'\]\) has no kick frames"):
+        _run(named, video_raw_dir, tmp_path)

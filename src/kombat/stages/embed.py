@@ -43,9 +43,9 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
         for layer, values in embeddings.items():
             np.save(tmp / f"{layer}.npy", values)
         dataset.manifest.to_csv(tmp / MANIFEST_FILE, index=False)
+        # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
         write_json(tmp / "meta.json", {"layers": {k: v.shape[1] for k, v in embeddings.items()},
-                                       "frames": len(dataset.images), "seconds": round(seconds, 2),
-                                       "frames_per_second": round(rate, 1)})
+                                       "frames": len(dataset.images)})
     dims = ", ".join(f"{k} {v.shape[1]}" for k, v in embeddings.items())
     return f"{len(dataset.images)} frames through MobileNet in {seconds:.1f} s ({rate:.0f} frames/s); layers: {dims}"
 

@@ -2,6 +2,12 @@
 
 Two raw formats: videos/ plus annotations.csv (segments in seconds: video,start,end,label[,actor]),
 or the article's folders punch/, kick/, other/ of images. Frames outside every segment are not used.
+
+One bad frame among thousands does not stop the run: an image that cannot be decoded, a frame a
+video cannot decode, or frames missing from a truncated video are skipped, counted and reported
+(`counts.json`, and the summary line); `extract.strict: true` stops at the first instead. A file
+that is not media at all, a video named in the annotations that is missing or has no frames, bad
+annotations, and a class missing from a split stop the run.
 """
 
 from __future__ import annotations
@@ -28,7 +34,27 @@ def resize(frame_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 
-def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig) -> tuple[list[np.ndarray], list[dict]]:
+class Skips:
+    """Bad frames skipped, per file, with the reason; strict mode raises at the first one."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict, self.files = strict, {}
+
+    def add(self, path: Path, frames: int, reason: str) -> None:
+        if frames <= 0:
+            return
+        if self.strict:
+            raise DataError(f"{path}: {reason} (extract.strict is true; false skips and counts such frames)")
+        entry = self.files.setdefault(str(path), {"frames": 0, "reason": reason})
+        entry["frames"] += frames
+
+    @property
+    def total(self) -> int:
+        return sum(entry["frames"] for entry in self.files.values())
+
+
+def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
+                      skips: Skips) -> tuple[list[np.ndarray], list[dict]]:
     """Frames of one video sampled at extract.fps that fall inside a segment."""
     if not path.is_file():
         raise DataError(f"{path}: video named in the annotations does not exist")
@@ -45,27 +71,30 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig) -> 
         if len(late):
             raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video ({duration:.2f} s)")
         wanted = dict(sample_frames(n_frames, video_fps, cfg.extract.fps))
+        labelled = {i: (t, label) for i, t in wanted.items() if (label := label_at(segments, t)) is not None}
         frames, rows = [], []
-        index = 0
-        while index <= max(wanted, default=-1):
+        index, undecodable = 0, 0
+        while index <= max(labelled, default=-1):
             if not capture.grab():
                 break  # truncated: the container promised more frames than it holds
-            if index in wanted:
-                label = label_at(segments, wanted[index])
-                if label is not None:
-                    ok, frame = capture.retrieve()
-                    if ok and frame is not None:
-                        frames.append(resize(frame, cfg.extract.width, cfg.extract.height))
-                        rows.append({"time": wanted[index], "label": label})
+            if index in labelled:
+                ok, frame = capture.retrieve()
+                if ok and frame is not None:
+                    frames.append(resize(frame, cfg.extract.width, cfg.extract.height))
+                    rows.append({"time": labelled[index][0], "label": labelled[index][1]})
+                else:
+                    undecodable += 1
             index += 1
-        if index == 0:
+        if index == 0 and labelled:
             raise DataError(f"{path}: no frame could be decoded")
+        skips.add(path, undecodable, "frames that cannot be decoded")
+        skips.add(path, sum(1 for i in labelled if i >= index), f"stream ends after frame {index} of {n_frames} (truncated or damaged)")
         return frames, rows
     finally:
         capture.release()
 
 
-def extract_videos(raw_dir: Path, cfg: KombatConfig) -> Dataset:
+def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
     csv_path = raw_dir / cfg.data.annotations
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: annotations not found (expected video,start,end,label[,actor])")
@@ -76,7 +105,7 @@ def extract_videos(raw_dir: Path, cfg: KombatConfig) -> Dataset:
     annotations = parse_annotations(table, str(csv_path))
     images, rows = [], []
     for video, segments in tqdm(annotations.groupby("video", sort=True), desc="extract", unit="video"):
-        frames, frame_rows = read_video_frames(raw_dir / video, segments, cfg)
+        frames, frame_rows = read_video_frames(raw_dir / video, segments, cfg, skips)
         actor = str(segments["actor"].iloc[0])
         images += frames
         rows += [{"source": video, "actor": actor, **row} for row in frame_rows]
@@ -95,7 +124,7 @@ def group_of(relative: Path) -> str:
     return stem
 
 
-def extract_folders(raw_dir: Path, cfg: KombatConfig) -> Dataset:
+def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
     missing = [label for label in LABELS if not (raw_dir / label).is_dir()]
     if missing:
         raise DataError(f"{raw_dir}: missing class folder(s) {missing}; expected punch/, kick/, other/")
@@ -104,7 +133,8 @@ def extract_folders(raw_dir: Path, cfg: KombatConfig) -> Dataset:
     for path in tqdm(paths, desc="extract", unit="image"):
         frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if frame is None:
-            raise DataError(f"{path}: cannot be read as an image (corrupt or not an image)")
+            skips.add(path, 1, "cannot be read as an image (empty, corrupt or not an image)")
+            continue
         relative = path.relative_to(raw_dir)
         images.append(resize(frame, cfg.extract.width, cfg.extract.height))
         rows.append({"source": relative.as_posix(), "actor": group_of(relative), "time": 0.0,
@@ -118,24 +148,43 @@ def _dataset(images: list[np.ndarray], rows: list[dict], cfg: KombatConfig) -> D
     manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "label"])
     splits = assign_splits(manifest["actor"].tolist(), cfg.split)
     manifest["split"] = manifest["actor"].map(splits)
+    check_classes(manifest)
     return Dataset(np.stack(images), manifest)
+
+
+def check_classes(manifest: pd.DataFrame) -> None:
+    """Every class in every split: training needs them all, and a test without one scores nothing."""
+    for label in LABELS:
+        if not (manifest["label"] == label).any():
+            raise DataError(f"class {label!r} has no frames after extraction: annotate some {label} segments")
+    for split in ("train", "val", "test"):
+        rows = manifest[manifest["split"] == split]
+        missing = [label for label in LABELS if not (rows["label"] == label).any()]
+        if missing:
+            actors = sorted(rows["actor"].unique())
+            raise DataError(f"the {split} split (actors {actors}) has no {', '.join(missing)} frames: choose other "
+                            f"actors with split.{split}_actors, or record more" if split != "train" else
+                            f"the train split (actors {actors}) has no {', '.join(missing)} frames")
 
 
 def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
     if not raw_dir.is_dir():
         raise DataError(f"{raw_dir}: raw data folder does not exist (data.raw_dir)")
+    skips = Skips(cfg.extract.strict)
     if cfg.data.format is DataFormat.videos:
-        dataset = extract_videos(raw_dir, cfg)
+        dataset = extract_videos(raw_dir, cfg, skips)
     else:
-        dataset = extract_folders(raw_dir, cfg)
+        dataset = extract_folders(raw_dir, cfg, skips)
     counts = {split: class_counts(dataset.manifest, split) for split in ("train", "val", "test")}
     actors = dataset.manifest.groupby("split")["actor"].unique().map(sorted).to_dict()
     with atomic_dir(out_dir) as tmp:
         write_dataset(tmp, dataset)
-        write_json(tmp / "counts.json", {"counts": counts, "actors": actors})
+        write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "skipped": skips.files})
     per_split = "; ".join(f"{split} {sum(c.values())} ({', '.join(f'{k} {v}' for k, v in c.items())})"
                           for split, c in counts.items())
-    return f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height}: {per_split}"
+    skipped = (f"; skipped {skips.total} bad frame(s) in {len(skips.files)} file(s), listed in "
+               f"{out_dir / 'counts.json'}" if skips.total else "")
+    return f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height}: {per_split}{skipped}"
 
 
 def main(argv: list[str] | None = None) -> int:

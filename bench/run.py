@@ -1,0 +1,191 @@
+"""kombat's benchmarks, side by side in one run: `make bench` (about 12 minutes on 2 cores).
+
+    python bench/run.py            # measure, write bench/results.json, print the table
+    python bench/run.py --table    # print the table of the last results (what the README shows)
+
+It clones the project's HEAD into a temporary folder and, there: times `make demo` from scratch
+(venv included), a no-op `dvc repro`, each stage again with its peak memory, the embed stage
+against the same Keras model's ceiling and against one image at a time, one sweep job, and play's
+per-frame latency with Keras and TFLite. Targets live here, in the output, never in timed tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+STAGES = ("synth", "extract", "balance", "augment", "embed", "train", "evaluate", "package")
+
+
+def sh(command: list[str] | str, cwd: Path, env: dict | None = None) -> tuple[float, str]:
+    """Run, fail loudly, return (seconds, stdout+stderr)."""
+    started = time.perf_counter()
+    out = subprocess.run(command, cwd=cwd, env=env, shell=isinstance(command, str), capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if out.returncode != 0:
+        raise SystemExit(f"bench: `{command}` failed ({out.returncode}):\n{(out.stdout + out.stderr)[-3000:]}")
+    return seconds, out.stdout + out.stderr
+
+
+def peak_rss_mb(command: str, cwd: Path, env: dict) -> tuple[float, float, str]:
+    """Wall seconds, peak resident memory (MB) of the largest process `command` waits for, output."""
+    seconds, out = sh(f"/usr/bin/time -f 'peak_kb=%M' {command}", cwd, env)
+    return seconds, max(int(kb) for kb in re.findall(r"peak_kb=(\d+)", out)) / 1024, out
+
+
+def stage_seconds(out: str, stage: str) -> float:
+    """The stage's own time, from its summary line `stage: ... [12.3 s]`."""
+    return float(re.search(rf"^{stage}: .*\[([\d.]+) s\]$", out, re.M).group(1))
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = {}
+    for package in ("tensorflow-cpu", "keras", "mlflow", "dvc", "hydra-core", "imgaug", "numpy", "opencv-python"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:
+            versions[package] = "?"
+    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version(), **versions}
+
+
+EMBED_PROBE = """
+import json, sys, time
+import numpy as np
+from kombat import config
+from kombat.backbone import feature_model
+from kombat.io import read_dataset
+cfg = config.load("params.yaml")
+images = np.asarray(read_dataset("data/augmented", mmap=True).images[:1024])
+model = feature_model(cfg.backbone, cfg.embed, images.shape[1:], list(cfg.backbone.candidate_layers))
+model.predict(images[:64], batch_size=64, verbose=0)
+t = time.perf_counter(); model.predict(images, batch_size=cfg.embed.batch_size, verbose=0)
+ceiling = len(images) / (time.perf_counter() - t)
+single = images[:48]
+model.predict(single[:1], verbose=0)
+t = time.perf_counter()
+for frame in single:
+    model.predict(frame[None], verbose=0)
+one_at_a_time = len(single) / (time.perf_counter() - t)
+print(json.dumps({"ceiling": ceiling, "one_at_a_time": one_at_a_time}))
+"""
+
+
+def play_latency(clone: Path, env: dict, backend: str) -> dict:
+    video = sorted((clone / "data/synthetic/videos").glob("*.mp4"))[0]
+    seconds, out = sh([str(clone / ".venv/bin/python"), "play.py", "--source", str(video), "--every-frame",
+                       "--backend", backend, "--keys", "off"], clone / "models/package", env)
+    match = re.search(r"play: (\d+) frames, (\d+) decisions in ([\d.]+) s.*p50 ([\d.]+) ms, p95 ([\d.]+) ms", out)
+    frames, _, loop_seconds, p50, p95 = match.groups()
+    return {"p50_ms": float(p50), "p95_ms": float(p95), "fps": int(frames) / float(loop_seconds)}
+
+
+def measure() -> dict:
+    work = Path(tempfile.mkdtemp(prefix="kombat-bench-"))
+    clone = work / "kombat"
+    sh(["git", "clone", "-q", str(ROOT), str(clone)], work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "MAKE", "MFLAGS"))}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(ROOT)))
+    if "KERAS_HOME" not in env and (ROOT / ".cache/keras").is_dir():
+        env["KERAS_HOME"] = str(ROOT / ".cache/keras")
+    print(f"bench: fresh clone in {clone}", flush=True)
+
+    demo_s, _ = sh(["make", "demo"], clone, env)
+    print(f"bench: make demo {demo_s:.0f} s", flush=True)
+    venv_env = {**env, "PATH": f"{clone / '.venv/bin'}{os.pathsep}{env['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    noop_s, _ = sh(["dvc", "repro"], clone, venv_env)
+
+    stages, outputs = {}, {}
+    for stage in STAGES:
+        seconds, peak, outputs[stage] = peak_rss_mb(f"dvc repro --force --single-item {stage}", clone, venv_env)
+        stages[stage] = {"seconds": round(seconds, 1), "own_seconds": stage_seconds(outputs[stage], stage),
+                         "peak_mb": round(peak)}
+        print(f"bench: {stage} {seconds:.1f} s, peak {peak:.0f} MB", flush=True)
+
+    frames = json.loads((clone / "data/embeddings/meta.json").read_text())["frames"]
+    stage_rate = frames / stages["embed"]["own_seconds"]  # model loading, reading and writing included
+    probe = json.loads(sh([str(clone / ".venv/bin/python"), "-c", EMBED_PROBE], clone, venv_env)[1].strip().splitlines()[-1])
+    augmented = int(re.search(r"-> (\d+) with", outputs["augment"]).group(1))
+    augment_rate = augmented / stages["augment"]["own_seconds"]
+
+    job_s, _ = sh([str(clone / ".venv/bin/python"), "-m", "kombat.sweep", "--multirun", "head.units=1024"], clone,
+                  venv_env)
+    full_repro_s = sum(stage["seconds"] for stage in stages.values())
+    play = {backend: play_latency(clone, venv_env, backend) for backend in ("tflite", "keras")}
+
+    return {
+        "machine": machine(),
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "figures": [
+            figure("embed stage", stage_rate, "frames/s", f"{frames} frames at 224x224, batch 64"),
+            figure("embed ceiling (Keras predict, frames in memory)", probe["ceiling"], "frames/s"),
+            figure("embed one image at a time (the article's way)", probe["one_at_a_time"], "frames/s"),
+            figure("embed stage / ceiling", stage_rate / probe["ceiling"], "ratio", target=">= 0.8"),
+            figure("embed stage / one at a time", stage_rate / probe["one_at_a_time"], "ratio", target=">= 10"),
+            figure("augment stage", augment_rate, "images/s", f"{augmented} augmented images, 100x56"),
+            figure("sweep job (one head on cached embeddings)", job_s, "s", target="<= 15"),
+            figure("full dvc repro, same config (sum of stages)", full_repro_s, "s"),
+            figure("sweep job / full repro", job_s / full_repro_s, "ratio"),
+            figure("play TFLite p50", play["tflite"]["p50_ms"], "ms"),
+            figure("play TFLite p95", play["tflite"]["p95_ms"], "ms", target="<= 25"),
+            figure("play Keras p50", play["keras"]["p50_ms"], "ms"),
+            figure("play Keras p95", play["keras"]["p95_ms"], "ms"),
+            figure("play TFLite sustained on a video file", play["tflite"]["fps"], "frames/s"),
+            figure("play Keras sustained on a video file", play["keras"]["fps"], "frames/s"),
+            figure("make demo from a fresh clone (venv included)", demo_s, "s", target="<= 600"),
+            figure("no-op dvc repro", noop_s, "s", target="<= 5"),
+            *[figure(f"stage {name}: time / peak memory", stage["seconds"], "s", f"peak {stage['peak_mb']} MB")
+              for name, stage in stages.items()],
+        ],
+    }
+
+
+def figure(name: str, value: float, unit: str, note: str = "", target: str = "") -> dict:
+    met = None
+    if target:
+        op, bound = target.split()
+        met = value >= float(bound) if op == ">=" else value <= float(bound)
+    return {"name": name, "value": round(value, 3 if unit == "ratio" else 1), "unit": unit, "target": target,
+            "met": met, "note": note}
+
+
+def table(results: dict) -> str:
+    m = results["machine"]
+    lines = [f"Measured {results['when']} on {m['cores']} cores ({m['cpu']}), Python {m['python']}, "
+             f"tensorflow-cpu {m['tensorflow-cpu']}, keras {m['keras']}, mlflow {m['mlflow']}, dvc {m['dvc']}.",
+             "", "| figure | value | target | |", "|---|---|---|---|"]
+    for f in results["figures"]:
+        mark = {True: "met", False: "**missed**", None: ""}[f["met"]]
+        note = f" ({f['note']})" if f["note"] else ""
+        lines.append(f"| {f['name']}{note} | {f['value']:g} {f['unit']} | {f['target']} | {mark} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--table", action="store_true", help="print the table of bench/results.json only")
+    args = parser.parse_args(argv)
+    if not args.table:
+        started = time.perf_counter()
+        results = measure()
+        results["bench_seconds"] = round(time.perf_counter() - started)
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(json.loads(RESULTS.read_text())))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

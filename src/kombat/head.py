@@ -36,7 +36,10 @@ def build_head(input_dim: int, cfg: KombatConfig):
         layers.append(keras.layers.Dense(len(LABELS), activation="softmax", name="classes"))
         loss = "sparse_categorical_crossentropy"  # categorical cross-entropy on class indices
     model = keras.Sequential(layers, name="head")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.train.lr), loss=loss, metrics=["accuracy"])
+    # 16 steps per call into TensorFlow: the same updates, a third less Python overhead per epoch
+    # (a sweep job on the default data: 8.2 s of fitting -> 5.4 s; bench/).
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.train.lr), loss=loss, metrics=["accuracy"],
+                  steps_per_execution=16)
     return model
 
 

@@ -91,13 +91,18 @@ def test_article_folders_format(cfg, tmp_path):
     # One bad image among many is skipped, counted and reported; strict mode stops at it.
     (raw / "kick" / "ann_0.png").write_bytes(b"\x89PNG broken")
     (raw / "other" / "bob_1.png").write_bytes(b"")
+    cv2.imwrite(str(raw / "punch" / "cy_9.jpg"), drawn_frame("punch", seed=9))
+    jpeg = (raw / "punch" / "cy_9.jpg").read_bytes()
+    (raw / "punch" / "cy_9.jpg").write_bytes(jpeg[: len(jpeg) * 9 // 10])  # OpenCV decodes it, the tail grey
     summary = extract.run(folders_cfg, raw, tmp_path / "frames")
     assert len(read_dataset(tmp_path / "frames").manifest) == 25
-    assert "skipped 2 bad frame(s) in 2 file(s)" in summary
+    assert "skipped 3 bad frame(s) in 3 file(s)" in summary
     skipped = json.loads((tmp_path / "frames" / "counts.json").read_text())["skipped"]
-    assert {Path(k).name for k in skipped} == {"ann_0.png", "bob_1.png"}
+    assert {Path(k).name: v["reason"] for k, v in skipped.items()} == {
+        "ann_0.png": "cannot be read as an image (corrupt or not an image)", "bob_1.png": "empty file (0 bytes)",
+        "cy_9.jpg": "truncated JPEG (no end-of-image marker)"}
     strict = dataclasses.replace(folders_cfg, extract=dataclasses.replace(cfg.extract, strict=True))
-    with pytest.raises(DataError, match=r"ann_0\.png: cannot be read as an image .*extract.strict"):
+    with pytest.raises(DataError, match=r"(ann_0\.png|bob_1\.png|cy_9\.jpg): .*extract.strict"):
         _run(strict, raw, tmp_path)
 
 

@@ -124,6 +124,19 @@ def group_of(relative: Path) -> str:
     return stem
 
 
+def read_image(path: Path) -> tuple[np.ndarray | None, str]:
+    """A BGR image, or None and what is wrong with the file."""
+    data = path.read_bytes()
+    if not data:
+        return None, "empty file (0 bytes)"
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:  # cv2.imread fills a cut JPEG with grey
+        return None, "truncated JPEG (no end-of-image marker)"
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        return None, "cannot be read as an image (corrupt or not an image)"
+    return frame, ""
+
+
 def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
     missing = [label for label in LABELS if not (raw_dir / label).is_dir()]
     if missing:
@@ -131,9 +144,9 @@ def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
     images, rows = [], []
     paths = sorted(p for label in LABELS for p in (raw_dir / label).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     for path in tqdm(paths, desc="extract", unit="image"):
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            skips.add(path, 1, "cannot be read as an image (empty, corrupt or not an image)")
+        frame, problem = read_image(path)
+        if problem:
+            skips.add(path, 1, problem)
             continue
         relative = path.relative_to(raw_dir)
         images.append(resize(frame, cfg.extract.width, cfg.extract.height))

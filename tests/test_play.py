@@ -75,3 +75,14 @@ def test_events_match_segments_of_their_label_once():
     score = match_events(events, segments, slack=0.3)
     assert (score.true_positives, score.predicted, score.annotated) == (2, 5, 3)
     assert score.precision == pytest.approx(0.4) and score.recall == pytest.approx(2 / 3)
+
+
+def test_the_window_shows_probability_bars_in_proportion():
+    from kombat.play import draw
+
+    frame = np.zeros((120, 200, 3), np.uint8)
+    canvas = draw(frame, ["punch", "kick", "other"], np.array([1.0, 0.5, 0.0]), "punch", 10.0)
+    bar_colour = np.all(canvas == (0, 200, 255), axis=-1)
+    widths = [int(bar_colour[y].sum()) for y in (23, 45, 67)]  # a row through each bar, below its caption
+    assert widths[0] > 140 and 70 <= widths[1] <= 80 and widths[2] <= 1
+    assert not np.array_equal(canvas, frame) and not frame.any()  # drawn on a copy

@@ -135,3 +135,10 @@ def test_actions_arrive_as_key_presses_in_an_x_client(built_project, heldout, x_
         recorder.terminate()
     received = recorder.stdout.read().split()
     assert received == [{"punch": "a", "kick": "d"}[a] for a in actions]
+
+
+def test_show_opens_a_window_and_ends_with_the_video(built_project, heldout, x_display):
+    video, _ = heldout[1]
+    out = run_play(built_project.package, "--source", str(video), "--show", env={**project_env(), "DISPLAY": x_display})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1].startswith("play: 180 frames, 120 decisions")

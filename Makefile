@@ -34,11 +34,13 @@ ifeq ($(KERAS_HOME),$(abspath .cache/keras))
 endif
 endif
 
-system-deps:  ## Xvfb for the key-press test (installed as root with apt-get; elsewhere that one test is skipped)
+system-deps:  ## Xvfb for the key-press tests (apt-get as root or with sudo; elsewhere those tests are skipped)
 	@command -v Xvfb >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get install -y -q xvfb >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q xvfb >/dev/null; }; \
-	  else echo "note: Xvfb is missing, so the key-press test will be skipped (apt-get install xvfb)"; fi; }
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
+	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
+	    $$SUDO apt-get install -y -q xvfb >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q xvfb >/dev/null; } || \
+	    echo "note: could not install Xvfb, so the key-press tests will be skipped"; \
+	  else echo "note: Xvfb is missing, so the key-press tests will be skipped (apt-get install xvfb)"; fi; }
 
 params: setup  ## compose conf/ into params.yaml (add overrides: make params O="head.units=256")
 	python -m kombat.compose $(O)
@@ -57,7 +59,7 @@ test-all: setup system-deps  ## every test, the slow ones too
 play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
 	cd models/package && python play.py $(A)
 
-bench: setup  ## benchmarks of HEAD in a fresh clone (about 12 minutes): bench/results.json and a table
+bench: setup  ## benchmarks of HEAD in a fresh clone (about 9 minutes): bench/results.json and a table
 	python bench/run.py
 
 ui: setup  ## MLflow UI on the project's store: http://127.0.0.1:5000

@@ -1,4 +1,4 @@
-"""kombat's benchmarks, side by side in one run: `make bench` (about 12 minutes on 2 cores).
+"""kombat's benchmarks, side by side in one run: `make bench` (about 9 minutes on 2 cores).
 
     python bench/run.py            # measure, write bench/results.json, print the table
     python bench/run.py --table    # print the table of the last results (what the README shows)

@@ -86,3 +86,13 @@ def test_the_window_shows_probability_bars_in_proportion():
     widths = [int(bar_colour[y].sum()) for y in (23, 45, 67)]  # a row through each bar, below its caption
     assert widths[0] > 140 and 70 <= widths[1] <= 80 and widths[2] <= 1
     assert not np.array_equal(canvas, frame) and not frame.any()  # drawn on a copy
+
+
+def test_smoothing_averages_the_last_decisions_so_one_odd_frame_does_not_fire():
+    from kombat.play import Smoother
+
+    smooth, rule = Smoother(3), Rule(classes=["punch", "kick", "other"], smoothing=3)
+    calm, odd = np.array([0.1, 0.1, 0.8]), np.array([0.8, 0.1, 0.1])
+    decisions = [decide(smooth(p), rule) for p in (calm, calm, odd, calm, odd, odd)]
+    assert decisions == [None, None, None, None, "punch", "punch"]  # a lone odd frame: no; two in three: yes
+    assert np.allclose(Smoother(1)(odd), odd)

@@ -146,6 +146,7 @@ class PlayConfig:
     strike_threshold: float = 0.35  # a strike fires at or above this, and above the other strike
     cooldown_s: float = 0.5  # after an action, none for this long: one strike, one action
     interval_s: float = 0.1  # a decision every 100 ms, as the article's browser loop
+    smoothing: int = 3  # decide on the mean of the last N decisions (1: the article's; 3: fewer false strikes)
     keys: dict[str, str] = field(default_factory=lambda: {"punch": "a", "kick": "d"})  # MK.js: a high punch, d low kick
 
 
@@ -215,6 +216,8 @@ def _check(cfg: KombatConfig) -> None:
         value = getattr(cfg.play, key)
         if not 0 <= value <= 1:
             raise ConfigError(f"play.{key} must be in [0, 1], got {value}")
+    if cfg.play.smoothing < 1:
+        raise ConfigError(f"play.smoothing must be >= 1 (decisions averaged), got {cfg.play.smoothing}")
     if cfg.play.interval_s <= 0 or cfg.play.cooldown_s < 0:
         raise ConfigError(f"play.interval_s must be > 0 and play.cooldown_s >= 0, got {cfg.play.interval_s}, "
                           f"{cfg.play.cooldown_s}")

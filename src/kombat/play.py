@@ -9,14 +9,16 @@ tensorflow (or the TFLite runtime, ai-edge-litert) and opencv-python; pynput onl
     python play.py --show --keys off        # watch the probabilities without pressing keys
 
 The rule is the article's: do nothing while "other" >= 0.4, else fire the strike whose probability
-is >= 0.35 and above the other strike's, then wait a cooldown so one strike fires one action
-(thresholds, cooldown and key map in play.yaml). `q`, Ctrl-C or the end of a video ends the game
+is >= 0.35 and above the other strike's, then wait a cooldown so one strike fires one action;
+the probabilities are first averaged over the last few decisions (thresholds, cooldown,
+smoothing and key map in play.yaml). `q`, Ctrl-C or the end of a video ends the game
 with a summary: frames, actions, and the latency from frame to decision (p50/p95).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import math
 import os
@@ -44,6 +46,7 @@ class Rule:
     nothing_threshold: float = 0.4
     strike_threshold: float = 0.35
     cooldown_s: float = 0.5
+    smoothing: int = 1  # decide on the mean of the last N decisions' probabilities (1: the article's)
 
 
 def decide(probabilities: np.ndarray, rule: Rule) -> str | None:
@@ -73,6 +76,17 @@ class Trigger:
             self.last_fired = t
             return decision
         return None
+
+
+class Smoother:
+    """The mean of the last `n` probability vectors: one odd frame does not fire a strike."""
+
+    def __init__(self, n: int) -> None:
+        self.recent: collections.deque = collections.deque(maxlen=max(1, n))
+
+    def __call__(self, probabilities: np.ndarray) -> np.ndarray:
+        self.recent.append(probabilities)
+        return np.mean(self.recent, axis=0)
 
 
 @dataclass
@@ -256,7 +270,8 @@ def play(args: argparse.Namespace) -> Stats:
         width, height = labels["frame_size"]
         rule = Rule(classes=list(labels["classes"]), nothing=settings.get("nothing_class", "other"),
                     nothing_threshold=float(settings["nothing_threshold"]),
-                    strike_threshold=float(settings["strike_threshold"]), cooldown_s=float(settings["cooldown_s"]))
+                    strike_threshold=float(settings["strike_threshold"]), cooldown_s=float(settings["cooldown_s"]),
+                    smoothing=int(settings.get("smoothing", 1)))
         interval = float(args.interval if args.interval is not None else settings.get("interval_s", 0.1))
     except (KeyError, TypeError, ValueError) as exc:
         raise PlayError(f"{args.package}: labels.json or play.yaml lacks or mangles {exc}") from None
@@ -267,7 +282,7 @@ def play(args: argparse.Namespace) -> Stats:
     except BaseException:
         capture.release()
         raise
-    trigger, stats = Trigger(rule.cooldown_s), Stats()
+    trigger, smooth, stats = Trigger(rule.cooldown_s), Smoother(rule.smoothing), Stats()
     started, next_decision, shown = time.monotonic(), 0.0, time.monotonic()
     probabilities, action = np.zeros(len(rule.classes)), None
     try:
@@ -278,7 +293,8 @@ def play(args: argparse.Namespace) -> Stats:
                 next_decision += interval * max(1, math.floor((t - next_decision) / interval) + 1)
                 begun = time.perf_counter()
                 probabilities = predict(to_model_frame(frame, width, height))
-                action = trigger.step(t, decide(probabilities, rule))
+                smoothed = smooth(probabilities)
+                action = trigger.step(t, decide(smoothed, rule))
                 stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
                 stats.decisions += 1
                 if action:
@@ -286,8 +302,10 @@ def play(args: argparse.Namespace) -> Stats:
                     if keys:
                         keys.send(action)
                 if args.json:
-                    print(json.dumps({"t": round(t, 3), "probabilities": dict(zip(rule.classes, np.round(
-                        probabilities.astype(float), 4).tolist())), "action": action}), flush=True)
+                    line = {"t": round(t, 3), "probabilities": rounded(rule.classes, probabilities)}
+                    if rule.smoothing > 1:
+                        line["smoothed"] = rounded(rule.classes, smoothed)
+                    print(json.dumps({**line, "action": action}), flush=True)
             if args.show:
                 now = time.monotonic()
                 cv2.imshow("kombat", draw(frame, rule.classes, probabilities, action, 1 / max(now - shown, 1e-6)))
@@ -305,6 +323,10 @@ def play(args: argparse.Namespace) -> Stats:
             cv2.destroyAllWindows()
         print(stats.summary(time.monotonic() - started), file=sys.stderr if args.json else sys.stdout)
     return stats
+
+
+def rounded(classes: list[str], probabilities: np.ndarray) -> dict[str, float]:
+    return dict(zip(classes, np.round(probabilities.astype(float), 4).tolist()))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """Play-test a package on held-out synthetic fighters: does play.py fire at the annotated strikes?
 
-    python -m kombat.playtest --package models/package --clips 3
+    python -m kombat.playtest --package models/package --clips 5
 
 Renders clips of actors the model never saw (same renderer, new seeds), runs the package's own
 play.py on each (`--json`, a decision every 100 ms) and matches its actions to the annotated
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--package", type=Path, default=Path("models/package"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--clips", type=int, default=3)
+    parser.add_argument("--clips", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=24.0)
     parser.add_argument("--slack", type=float, default=0.3)
     args = parser.parse_args(argv)

@@ -30,7 +30,8 @@ def test_models_are_never_chosen_by_a_test_metric():
     assert config.validate({"package": {"metric": "val_accuracy"}}).package.metric == "val_accuracy"
 
 
-@pytest.mark.parametrize("key, value", [("nothing_threshold", 1.5), ("strike_threshold", -0.1), ("interval_s", 0)])
+@pytest.mark.parametrize("key, value", [("nothing_threshold", 1.5), ("strike_threshold", -0.1), ("interval_s", 0),
+                                        ("smoothing", 0)])
 def test_play_settings_are_checked(key, value):
     with pytest.raises(ConfigError, match=f"play.{key}"):
         config.validate({"play": {key: value}})

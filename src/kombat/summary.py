@@ -9,6 +9,14 @@ from kombat import config
 from kombat.tracking import tracking_uri
 
 
+def package_lines(labels_path: Path) -> list[str]:
+    if not labels_path.is_file():
+        return []
+    labels = json.loads(labels_path.read_text())
+    return [f"  play: models/package/ (champion run {labels['run_id']}, registered {labels['registered_model']} "
+            f"v{labels['version']}); `make play`, or copy the folder and run `python play.py`"]
+
+
 def main() -> int:
     cfg = config.load()
     report = json.loads(Path("metrics/evaluate.json").read_text())
@@ -23,6 +31,7 @@ def main() -> int:
         f"  validation macro-F1 (used to pick models): {report['val_macro_f1']:.3f}",
         f"  head: models/head.keras (layer {run['layer']}), MLflow run {run['run_id']}",
         "  confusion matrix: plots/confusion_matrix.png; all figures: dvc metrics show, dvc plots show",
+        *package_lines(Path("models/package/labels.json")),
         f"  MLflow: make ui, then http://127.0.0.1:5000 (store {tracking_uri(cfg)})",
     ]
     print("\n".join(lines))

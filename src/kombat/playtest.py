@@ -66,15 +66,10 @@ def match_events(events: list[Event], segments: list[Segment], slack: float) -> 
 def render_heldout(folder: Path, clip_index: int, seconds: float, params: Path) -> tuple[Path, list[Segment]]:
     """One clip of a never-seen actor, rendered with the project's synth settings."""
     from kombat import config
-    from kombat.synth.body import make_actor
-    from kombat.synth.clips import render_clip, write_video
+    from kombat.synth.clips import render_actor_clip, write_video
 
     synth = config.load(params).data.synth
-    index = HELDOUT_ACTOR_BASE + clip_index
-    actor = make_actor(f"heldout{clip_index:02d}", seed=synth.seed * 1000 + index)
-    clip = render_clip(actor, seed=synth.seed * 100_000 + index * 100, seconds=seconds, fps=synth.fps,
-                       size=(synth.width, synth.height), hard_negative_rate=synth.hard_negative_rate,
-                       occlusion_rate=synth.occlusion_rate, noise=synth.noise)
+    clip = render_actor_clip(synth, f"heldout{clip_index:02d}", HELDOUT_ACTOR_BASE + clip_index, 0, seconds)
     path = folder / f"heldout{clip_index:02d}.mp4"
     write_video(path, clip.frames, synth.fps)
     return path, clip.segments

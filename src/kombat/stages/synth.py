@@ -17,8 +17,7 @@ import pandas as pd
 from kombat.cli import stage_main
 from kombat.config import DataSource, KombatConfig, SynthConfig
 from kombat.io import atomic_dir
-from kombat.synth.body import make_actor
-from kombat.synth.clips import contact_sheet, render_clip, write_video
+from kombat.synth.clips import contact_sheet, render_actor_clip, write_video
 
 SHEET_COLUMNS = ("punch", "punch", "kick", "kick", "other", "other")
 
@@ -30,17 +29,7 @@ def actor_names(synth: SynthConfig) -> list[str]:
 def _render_one(job: tuple[SynthConfig, str, int, int, str]) -> tuple[list[dict], list[tuple[np.ndarray, str]]]:
     """Render one clip into `folder`; return its segments and a few sample frames (worker process)."""
     synth, actor_name, actor_index, clip_index, folder = job
-    actor = make_actor(actor_name, seed=synth.seed * 1000 + actor_index)
-    clip = render_clip(
-        actor,
-        seed=synth.seed * 100_000 + actor_index * 100 + clip_index,
-        seconds=synth.clip_seconds,
-        fps=synth.fps,
-        size=(synth.width, synth.height),
-        hard_negative_rate=synth.hard_negative_rate,
-        occlusion_rate=synth.occlusion_rate,
-        noise=synth.noise,
-    )
+    clip = render_actor_clip(synth, actor_name, actor_index, clip_index)
     video = f"videos/{actor_name}_clip{clip_index + 1}.mp4"
     write_video(Path(folder) / video, clip.frames, synth.fps)
     rows = [{"video": video, "start": s.start, "end": s.end, "label": s.label, "actor": actor_name}

@@ -8,7 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from kombat.synth.body import Actor
+from kombat.config import SynthConfig
+from kombat.synth.body import Actor, make_actor
 from kombat.synth.motions import plan_clip, pose_at
 from kombat.synth.render import make_scene, render_frame
 
@@ -58,6 +59,18 @@ def render_clip(actor: Actor, seed: int, seconds: float, fps: int, size: tuple[i
         labels.append(truth.label)
         moves.append(truth.move)
     return Clip(frames, labels, moves, fps)
+
+
+def render_actor_clip(synth: SynthConfig, actor_name: str, actor_index: int, clip_index: int,
+                      seconds: float | None = None) -> Clip:
+    """Clip `clip_index` of actor number `actor_index`, every seed derived from `synth.seed`: the
+    same frames in any process. The synth stage numbers its actors from 0; held-out actors for
+    play-tests use numbers it never reaches."""
+    actor = make_actor(actor_name, seed=synth.seed * 1000 + actor_index)
+    return render_clip(actor, seed=synth.seed * 100_000 + actor_index * 100 + clip_index,
+                       seconds=synth.clip_seconds if seconds is None else seconds, fps=synth.fps,
+                       size=(synth.width, synth.height), hard_negative_rate=synth.hard_negative_rate,
+                       occlusion_rate=synth.occlusion_rate, noise=synth.noise)
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:

@@ -33,9 +33,13 @@ def end_to_end_model(cfg: KombatConfig, head, frame_shape: tuple[int, int, int])
 
 
 def to_tflite(model) -> bytes:
+    import contextlib
+    import io
+
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras's export lists every variable's TensorSpec
+        return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
 class TfliteModel:

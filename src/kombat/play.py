@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's logs would
 
 
 class PlayError(Exception):

@@ -136,7 +136,7 @@ class ParentRunCallback(Callback):
             client.log_metric(parent, "best_test_macro_f1", best.data.metrics["macro_f1"])
             print(f"sweep: {len(finished)}/{len(children)} jobs finished; best by val macro-F1 "
                   f"{best.data.metrics['val_macro_f1']:.3f}: run {best.info.run_id} ({best.data.params.get('overrides', '')})")
-            print("sweep: `dvc repro --force package` packages the best run of the experiment")
+            print("sweep: `dvc repro --force --single-item package` packages the best run of the experiment")
         client.set_terminated(parent, "FINISHED" if finished else "FAILED")
 
 

@@ -4,7 +4,7 @@ The champion is the best finished run of the experiment by `package.metric` (a v
 metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
 (frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
 and models/package/ gets model.keras, model.tflite, labels.json, play.yaml, play.py and a model
-card. After a sweep, `dvc repro --force package` re-chooses (DVC cannot see new MLflow runs).
+card. After a sweep, `dvc repro --force --single-item package` re-chooses (DVC cannot see new MLflow runs).
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ accuracy {scores['accuracy']:.3f}, balanced accuracy {scores['balanced_accuracy'
 ## Reproduce
 At git commit `{commit}`: `dvc repro` (this run's params are in its MLflow run, and as
 `kombat_config.json` among its artifacts; for a sweep run, `python -m kombat.sweep <its overrides>`), then
-`dvc repro --force package`.
+`dvc repro --force --single-item package`.
 """
 
 

@@ -69,10 +69,10 @@ def machine() -> dict:
 EMBED_PROBE = """
 import json, sys, time
 import numpy as np
-from kombat import config
+from kombat import schema
 from kombat.backbone import feature_model
-from kombat.io import read_dataset
-cfg = config.load("params.yaml")
+from kombat.storage import read_dataset
+cfg = schema.load("params.yaml")
 images = np.asarray(read_dataset("data/augmented", mmap=True).images[:1024])
 model = feature_model(cfg.backbone, cfg.embed, images.shape[1:], list(cfg.backbone.candidate_layers))
 model.predict(images[:64], batch_size=64, verbose=0)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from kombat import config
+from kombat import schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -30,8 +30,8 @@ needs_weights = pytest.mark.skipif(not keras_weights_available(),
 
 
 @pytest.fixture
-def cfg() -> config.KombatConfig:
-    return config.load(ROOT / "params.yaml")
+def cfg() -> schema.KombatConfig:
+    return schema.load(ROOT / "params.yaml")
 
 
 def drawn_frame(label: str, seed: int, size=(160, 90)) -> np.ndarray:

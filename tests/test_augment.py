@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from kombat.augment import augment_images
-from kombat.io import Dataset
 from kombat.stages.augment import augment_dataset, preview_grid
+from kombat.storage import Dataset
 
 from .conftest import drawn_frame
 

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from kombat.backbone import feature_model, load_mobilenet
-from kombat.config import BackboneConfig, EmbedConfig
+from kombat.backbone import feature_model, load_backbone
 from kombat.errors import WeightsError
+from kombat.schema import BackboneConfig, EmbedConfig
 
 from .conftest import needs_weights
 
@@ -57,7 +57,7 @@ def test_grayscale_sees_luma_only():
 def test_missing_weights_file_says_how_to_fix(tmp_path):
     config = BackboneConfig(weights=str(tmp_path / "nope.h5"))
     with pytest.raises(WeightsError, match=r"nope\.h5: backbone\.weights file does not exist.*KERAS_HOME"):
-        load_mobilenet(config, (224, 224, 3))
+        load_backbone(config, (224, 224, 3))
 
 
 OFFLINE = """
@@ -65,11 +65,11 @@ import urllib.request
 def offline(*args, **kwargs):
     raise OSError("URL fetch failure: no network")
 urllib.request.urlretrieve = offline
-from kombat.backbone import load_mobilenet
-from kombat.config import BackboneConfig
+from kombat.backbone import load_backbone
+from kombat.schema import BackboneConfig
 from kombat.errors import WeightsError
 try:
-    load_mobilenet(BackboneConfig(), (224, 224, 3))
+    load_backbone(BackboneConfig(), (224, 224, 3))
 except WeightsError as exc:
     print(exc)
 """
@@ -80,5 +80,5 @@ def test_offline_without_cache_says_how_to_fix(tmp_path):
     env = {**os.environ, "KERAS_HOME": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", OFFLINE], capture_output=True, text=True, env=env, timeout=120)
     message = out.stdout.strip().splitlines()[-1]  # Keras first prints "Downloading data from ..."
-    assert message.startswith("ImageNet weights for MobileNet cannot be loaded"), out.stderr[-500:]
+    assert message.startswith("ImageNet weights for mobilenet_v1 cannot be loaded"), out.stderr[-500:]
     assert "KERAS_HOME" in message and "backbone.weights" in message and "\n" not in message

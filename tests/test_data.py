@@ -6,9 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kombat.config import SplitConfig
-from kombat.data import assign_splits, balance_mask, class_counts, label_at, parse_annotations, sample_frames
+from kombat.data import (
+    assign_splits,
+    balance_mask,
+    class_counts,
+    label_at,
+    sample_frames,
+)
 from kombat.errors import ConfigError, DataError
+from kombat.recordings import parse_annotations
+from kombat.schema import SplitConfig
 
 
 def table(rows, columns=("video", "start", "end", "label", "actor")):

@@ -7,8 +7,9 @@ import dataclasses
 import cv2
 import numpy as np
 
-from kombat.export import TfliteModel, end_to_end_model, to_tflite
-from kombat.head import build_head
+from kombat import heads
+from kombat.export import end_to_end_model, to_tflite
+from kombat.lite import LiteModel
 
 from .conftest import drawn_frame, needs_weights
 
@@ -21,13 +22,13 @@ def test_keras_and_tflite_agree_on_frames(cfg):
     import keras
 
     keras.utils.set_random_seed(0)
-    head = build_head(1024, cfg)
+    head = heads.build(cfg, (1024,))
     model = end_to_end_model(cfg, head, (56, 100, 3))
     frames = np.stack([cv2.cvtColor(cv2.resize(drawn_frame(label, seed=i), (100, 56)), cv2.COLOR_BGR2RGB)
                        for i, label in enumerate(["punch", "kick", "other", "punch"])])
     expected = np.asarray(model.predict(frames, verbose=0))
     assert expected.shape == (4, 3) and np.allclose(expected.sum(axis=1), 1, atol=1e-5)
-    lite = TfliteModel(to_tflite(model))
+    lite = LiteModel(model_content=to_tflite(model))
     got = np.stack([lite(frame) for frame in frames])
     assert np.abs(got - expected).max() < TOLERANCE
     # The same as the pipeline's route: pooled embedding of the frame, then the head.

@@ -8,9 +8,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kombat import config
-from kombat.data import parse_annotations
+from kombat import schema
 from kombat.errors import DataError, KombatError
+from kombat.recordings import parse_annotations
 
 from .conftest import ROOT
 
@@ -70,13 +70,13 @@ def test_schema_accepts_or_names_the_key(target, value):
     raw = yaml.safe_load(yaml.safe_dump(BASE))
     raw[section][key] = value
     try:
-        cfg = config.validate(raw, source="params.yaml")
+        cfg = schema.validate(raw, source="params.yaml")
     except KombatError as exc:
         message = str(exc)
         assert message.startswith("params.yaml: ") and "\n" not in message
         assert f"{section}." in message  # names the section and key (or the rule's key)
         return
-    assert isinstance(cfg, config.KombatConfig)
+    assert isinstance(cfg, schema.KombatConfig)
 
 
 @settings(max_examples=50, deadline=None)
@@ -87,7 +87,7 @@ def test_schema_rejects_unknown_keys_by_name(section, key):
         return
     raw[section][key] = 1
     try:
-        config.validate(raw, source="params.yaml")
+        schema.validate(raw, source="params.yaml")
     except KombatError as exc:
         assert f"{section}.{key}" in str(exc)
     else:

@@ -52,7 +52,7 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     card = (project / "models/package/README.md").read_text()
     assert run_id in card and f"macro-F1 {report['macro_f1']:.3f}" in card
     assert {p.name for p in (project / "models/package").iterdir()} >= {
-        "model.keras", "model.tflite", "labels.json", "play.yaml", "play.py", "README.md"}
+        "model.keras", "model.tflite", "labels.json", "play.json", "play.py", "frames.py", "lite.py", "README.md"}
 
     assert repro(project) == []  # nothing changed: nothing runs
     set_param(project, "head", "units", 64)

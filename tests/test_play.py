@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kombat.play import PlayError, Rule, Trigger, _simple_yaml, decide, read_settings
+from kombat.play import PlayError, Rule, Trigger, decide, read_settings
 from kombat.playtest import Event, match_events
-from kombat.synth.clips import Segment
+from kombat.recordings import Segment
 
 RULE = Rule(classes=["punch", "kick", "other"])
 
@@ -46,23 +46,24 @@ def test_no_cooldown_fires_on_every_new_strike():
     assert fired == ["punch", None, None, "punch"]
 
 
-def test_simple_yaml_reads_what_the_package_writes(tmp_path):
-    import yaml
+def test_settings_are_read_as_the_package_writes_them(tmp_path):
+    import json
 
     settings = {"nothing_class": "other", "nothing_threshold": 0.4, "cooldown_s": 0.5, "interval_s": 0.1,
                 "keys": {"punch": "a", "kick": "d"}}
-    text = "# comment\n" + yaml.safe_dump(settings, sort_keys=False)
-    assert _simple_yaml(text, tmp_path / "play.yaml") == settings
-    (tmp_path / "play.yaml").write_text(text)
-    assert read_settings(tmp_path / "play.yaml") == settings
+    (tmp_path / "play.json").write_text(json.dumps(settings, indent=2))
+    assert read_settings(tmp_path / "play.json") == settings
 
 
 def test_missing_or_bad_settings_are_one_line_errors(tmp_path):
-    with pytest.raises(PlayError, match="play.yaml: not found"):
-        read_settings(tmp_path / "play.yaml")
-    (tmp_path / "play.yaml").write_text("keys: [unclosed\n")
-    with pytest.raises(PlayError, match="not valid YAML"):
-        read_settings(tmp_path / "play.yaml")
+    with pytest.raises(PlayError, match="play.json: not found"):
+        read_settings(tmp_path / "play.json")
+    (tmp_path / "play.json").write_text('{"keys": [unclosed\n')
+    with pytest.raises(PlayError, match="not valid JSON"):
+        read_settings(tmp_path / "play.json")
+    (tmp_path / "play.json").write_text("[1, 2]")
+    with pytest.raises(PlayError, match="expected a JSON object"):
+        read_settings(tmp_path / "play.json")
 
 
 def test_events_match_segments_of_their_label_once():

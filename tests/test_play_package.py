@@ -87,7 +87,7 @@ def test_json_lines_and_summary(built_project, heldout):
     (["--source", "missing.mp4"], "missing.mp4: no such video file"),
     (["--source", "labels.json"], "labels.json: not a readable video"),
     (["--source", "7"], "camera 7: cannot be opened"),
-    (["--package", "nowhere"], "nowhere/play.yaml: not found"),
+    (["--package", "nowhere"], "nowhere/play.json: not found"),
 ])
 def test_bad_sources_and_folders_are_one_line_errors(built_project, args, message):
     out = run_play(built_project.package, *args)

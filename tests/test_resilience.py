@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kombat.io import atomic_dir
+from kombat.storage import atomic_dir
 
 from .conftest import project_env, repro
 

@@ -1,4 +1,6 @@
-"""MobileNet v1 as a feature extractor: frames in, global-average-pooled hidden layers out.
+"""The backbone as a feature extractor: frames in, global-average-pooled hidden layers out.
+
+Backbones are chosen by name (`backbone.name`, BACKBONES); the default is ImageNet MobileNet v1.
 
 Preprocessing lives inside the Keras model (grayscale like the article, resize to 224 like the
 article's tfjs library did silently, MobileNet's [-1, 1] scaling), so the packaged play model
@@ -10,8 +12,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from kombat.config import BackboneConfig, EmbedConfig
-from kombat.errors import WeightsError
+from kombat.errors import ConfigError, WeightsError
+from kombat.schema import BackboneConfig, EmbedConfig
 
 WEIGHTS_HELP = (
     "set KERAS_HOME to a folder holding models/mobilenet_1_0_224_tf_no_top.h5 (Keras's own cache; "
@@ -20,24 +22,30 @@ WEIGHTS_HELP = (
 )
 
 
-def load_mobilenet(backbone: BackboneConfig, input_shape: tuple[int, int, int]):
-    """Keras MobileNet v1 without its top, with `backbone.weights` ('imagenet' or a file)."""
+def _mobilenet_v1(input_shape: tuple[int, int, int], alpha: float, weights: str):
     import keras
 
+    with warnings.catch_warnings():  # a non-224 input reuses the 224 weights on purpose
+        warnings.filterwarnings("ignore", message=".*Weights for input shape")
+        return keras.applications.MobileNet(input_shape=input_shape, alpha=alpha, include_top=False, weights=weights)
+
+
+BACKBONES = {"mobilenet_v1": _mobilenet_v1}  # backbone.name -> a builder of the Keras network without its top
+
+
+def load_backbone(backbone: BackboneConfig, input_shape: tuple[int, int, int]):
+    """The network `backbone.name` without its top, with `backbone.weights` ('imagenet' or a file)."""
+    if backbone.name not in BACKBONES:
+        raise ConfigError(f"backbone.name {backbone.name!r} is not one of {sorted(BACKBONES)}")
     weights = backbone.weights
     if weights != "imagenet":
         if not Path(weights).is_file():
             raise WeightsError(f"{weights}: backbone.weights file does not exist ({WEIGHTS_HELP})")
-    if backbone.name != "mobilenet_v1":
-        raise WeightsError(f"backbone.name {backbone.name!r} is not supported; use mobilenet_v1")
     try:
-        with warnings.catch_warnings():  # a non-224 input reuses the 224 weights on purpose
-            warnings.filterwarnings("ignore", message=".*Weights for input shape")
-            return keras.applications.MobileNet(input_shape=input_shape, alpha=backbone.alpha, include_top=False,
-                                                weights=weights)
+        return BACKBONES[backbone.name](input_shape, backbone.alpha, weights)
     except Exception as exc:  # Keras raises plain Exception for a failed download
         reason = str(exc).splitlines()[0][:160]
-        where = "ImageNet weights for MobileNet" if weights == "imagenet" else weights
+        where = f"ImageNet weights for {backbone.name}" if weights == "imagenet" else weights
         raise WeightsError(f"{where} cannot be loaded ({reason}): {WEIGHTS_HELP}") from None
 
 
@@ -60,12 +68,13 @@ def feature_model(backbone: BackboneConfig, embed: EmbedConfig, frame_shape: tup
     import keras
 
     size = (embed.input_size, embed.input_size, 3) if embed.input_size else tuple(frame_shape)
-    mobilenet = load_mobilenet(backbone, size)
-    names = {layer.name for layer in mobilenet.layers}
+    network = load_backbone(backbone, size)
+    names = {layer.name for layer in network.layers}
     unknown = [layer for layer in layers if layer not in names]
     if unknown:
-        raise WeightsError(f"backbone.candidate_layers: {unknown} are not MobileNet layers (e.g. conv_pw_13_relu)")
-    trunk = keras.Model(mobilenet.input, [mobilenet.get_layer(layer).output for layer in layers])
+        raise WeightsError(f"backbone.candidate_layers: {unknown} are not layers of {backbone.name} "
+                           "(e.g. conv_pw_13_relu)")
+    trunk = keras.Model(network.input, [network.get_layer(layer).output for layer in layers])
     frames = keras.Input(shape=frame_shape, dtype="uint8", name="frames")
     hidden = trunk(preprocess(frames, embed))
     pooled = [keras.layers.GlobalAveragePooling2D(name=f"pool_{layer}")(h) for layer, h in zip(layers, hidden)]

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from kombat import config
+from kombat import schema
 from kombat.errors import KombatError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter hides our output
@@ -29,7 +29,7 @@ def stage_main(name: str, doc: str | None, run: Callable[..., str], paths: dict[
     args = parser.parse_args(argv)
     started = time.perf_counter()
     try:
-        cfg = config.load(args.params)
+        cfg = schema.load(args.params)
         summary = run(cfg, **{key: getattr(args, key) for key in paths})
     except KombatError as exc:
         print(f"kombat {name}: error: {exc}", file=sys.stderr)

@@ -16,9 +16,9 @@ from hydra import initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
-from kombat import config
+from kombat import schema
 from kombat.errors import KombatError
-from kombat.io import atomic_write_text, project_root
+from kombat.storage import atomic_write_text, project_root
 
 
 def compose(overrides: list[str], conf_dir: Path | None = None) -> dict:
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         composed = compose(args.overrides)
-        config.validate(composed, source=f"conf/ + {args.overrides}")
+        schema.validate(composed, source=f"conf/ + {args.overrides}")
     except KombatError as exc:
         print(f"kombat compose: error: {exc}", file=sys.stderr)
         return 2

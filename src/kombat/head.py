@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kombat.config import LABELS, KombatConfig, TaskName
+from kombat.schema import LABELS, KombatConfig, TaskName
 
 
 def encode_labels(labels, task: TaskName) -> np.ndarray:

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Play MK.js (or any game) with your body: camera frames in, punch and kick key presses out.
 
-This file is copied into models/package/ by the `package` stage and runs from there alone, with
+This file is copied into models/package/ by the `package` stage, with frames.py (the training
+frames' preprocessing) and lite.py (the TFLite runner) beside it, and runs from there alone, with
 tensorflow (or the TFLite runtime, ai-edge-litert) and opencv-python; pynput only when it sends keys.
 
     python play.py                          # webcam 0, a decision every 100 ms, keys a/d
@@ -11,7 +12,7 @@ tensorflow (or the TFLite runtime, ai-edge-litert) and opencv-python; pynput onl
 The rule is the article's: do nothing while "other" >= 0.4, else fire the strike whose probability
 is >= 0.35 and above the other strike's, then wait a cooldown so one strike fires one action;
 the probabilities are first averaged over the last few decisions (thresholds, cooldown,
-smoothing and key map in play.yaml). `q`, Ctrl-C or the end of a video ends the game
+smoothing and key map in play.json). `q`, Ctrl-C or the end of a video ends the game
 with a summary: frames, actions, and the latency from frame to decision (p50/p95).
 """
 
@@ -28,6 +29,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+if __package__:  # imported as kombat.play (kombat's own tests and tools)
+    from kombat import frames, lite
+else:  # run as a script from a package folder, where the package stage put these two beside it
+    import frames
+    import lite
 
 HERE = Path(__file__).resolve().parent
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's logs would
@@ -108,67 +115,16 @@ class Stats:
 
 
 def read_settings(path: Path) -> dict:
-    """play.yaml: PyYAML when installed, else its simple `key: value` / nested-block form."""
+    """play.json: thresholds, cooldown, smoothing and key map."""
     if not path.is_file():
         raise PlayError(f"{path}: not found (is this a kombat package folder?)")
-    text = path.read_text()
     try:
-        import yaml
-    except ImportError:
-        return _simple_yaml(text, path)
-    try:
-        settings = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PlayError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        settings = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise PlayError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(settings, dict):
-        raise PlayError(f"{path}: expected a mapping")
+        raise PlayError(f"{path}: expected a JSON object")
     return settings
-
-
-def _simple_yaml(text: str, path: Path) -> dict:
-    root: dict = {}
-    section: dict | None = None
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.split(" #")[0].rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, sep, value = line.strip().partition(":")
-        if not sep:
-            raise PlayError(f"{path}:{number}: expected `key: value`")
-        value = value.strip().strip("'\"")
-        if raw.startswith(" ") and section is not None:
-            section[key] = _scalar(value)
-        elif value:
-            root[key], section = _scalar(value), None
-        else:
-            root[key] = section = {}
-    return root
-
-
-def _scalar(value: str):
-    for kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            pass
-    return value
-
-
-def tflite_interpreter(path: Path):
-    """LiteRT when installed (ai-edge-litert or tflite-runtime), else TensorFlow's own."""
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        try:
-            from tflite_runtime.interpreter import Interpreter
-        except ImportError:
-            import warnings
-
-            import tensorflow as tf
-
-            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
-            Interpreter = tf.lite.Interpreter
-    return Interpreter(model_path=str(path), num_threads=os.cpu_count())
 
 
 def load_model(package: Path, backend: str):
@@ -184,16 +140,7 @@ def load_model(package: Path, backend: str):
         model = keras.models.load_model(path)
         graph = tf.function(lambda frames: model(frames, training=False))  # eager calls are 5x slower
         return lambda frame: graph(frame[None]).numpy()[0]
-    interpreter = tflite_interpreter(path)
-    interpreter.allocate_tensors()
-    source, target = interpreter.get_input_details()[0]["index"], interpreter.get_output_details()[0]["index"]
-
-    def predict(frame: np.ndarray) -> np.ndarray:
-        interpreter.set_tensor(source, np.ascontiguousarray(frame[None]))
-        interpreter.invoke()
-        return interpreter.get_tensor(target)[0].copy()
-
-    return predict
+    return lite.LiteModel(model_path=path)
 
 
 # ---- the edges: camera or video, keys, window ----------------------------------------------
@@ -236,13 +183,6 @@ class KeySender:
             self.keyboard.release(key)
 
 
-def to_model_frame(frame_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A camera frame, shrunk as the extract stage shrinks training frames (INTER_AREA, RGB)."""
-    import cv2
-
-    return cv2.cvtColor(cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
-
-
 def draw(frame_bgr, classes, probabilities, action, fps):
     import cv2
 
@@ -262,7 +202,7 @@ def draw(frame_bgr, classes, probabilities, action, fps):
 def play(args: argparse.Namespace) -> Stats:
     import cv2
 
-    settings = read_settings(args.package / "play.yaml")
+    settings = read_settings(args.package / "play.json")
     labels_path = args.package / "labels.json"
     if not labels_path.is_file():
         raise PlayError(f"{labels_path}: not found (is this a kombat package folder?)")
@@ -275,7 +215,7 @@ def play(args: argparse.Namespace) -> Stats:
                     smoothing=int(settings.get("smoothing", 1)))
         interval = float(args.interval if args.interval is not None else settings.get("interval_s", 0.1))
     except (KeyError, TypeError, ValueError) as exc:
-        raise PlayError(f"{args.package}: labels.json or play.yaml lacks or mangles {exc}") from None
+        raise PlayError(f"{args.package}: labels.json or play.json lacks or mangles {exc}") from None
     capture, frame, camera, fps = open_source(args.source)
     try:
         keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
@@ -293,7 +233,7 @@ def play(args: argparse.Namespace) -> Stats:
             if args.every_frame or t + 1e-6 >= next_decision:
                 next_decision += interval * max(1, math.floor((t - next_decision) / interval) + 1)
                 begun = time.perf_counter()
-                probabilities = predict(to_model_frame(frame, width, height))
+                probabilities = predict(frames.to_model_frame(frame, width, height))
                 smoothed = smooth(probabilities)
                 action = trigger.step(t, decide(smoothed, rule))
                 stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
@@ -335,7 +275,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--source", default="0", help="webcam index (0) or a video file (default: 0)")
     parser.add_argument("--package", type=Path, default=HERE, help="the package folder (default: this file's)")
     parser.add_argument("--backend", choices=["tflite", "keras"], default="tflite", help="default: tflite")
-    parser.add_argument("--interval", type=float, default=None, help="seconds between decisions (play.yaml: 0.1)")
+    parser.add_argument("--interval", type=float, default=None, help="seconds between decisions (play.json: 0.1)")
     parser.add_argument("--every-frame", action="store_true", help="decide on every frame")
     parser.add_argument("--keys", choices=["auto", "on", "off"], default="auto",
                         help="send key presses: auto = for a camera, not for a video file")

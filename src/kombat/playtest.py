@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kombat.synth.clips import Segment
+from kombat.recordings import Segment
 
 STRIKES = ("punch", "kick")
 HELDOUT_ACTOR_BASE = 1000  # actor indices the synth stage never uses
@@ -65,10 +65,11 @@ def match_events(events: list[Event], segments: list[Segment], slack: float) -> 
 
 def render_heldout(folder: Path, clip_index: int, seconds: float, params: Path) -> tuple[Path, list[Segment]]:
     """One clip of a never-seen actor, rendered with the project's synth settings."""
-    from kombat import config
-    from kombat.synth.clips import render_actor_clip, write_video
+    from kombat import schema
+    from kombat.recordings import write_video
+    from kombat.synth.clips import render_actor_clip
 
-    synth = config.load(params).data.synth
+    synth = schema.load(params).data.synth
     clip = render_actor_clip(synth, f"heldout{clip_index:02d}", HELDOUT_ACTOR_BASE + clip_index, 0, seconds)
     path = folder / f"heldout{clip_index:02d}.mp4"
     write_video(path, clip.frames, synth.fps)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from kombat import config
+from kombat import schema
 from kombat.tracking import tracking_uri
 
 
@@ -18,7 +18,7 @@ def package_lines(labels_path: Path) -> list[str]:
 
 
 def main() -> int:
-    cfg = config.load()
+    cfg = schema.load()
     report = json.loads(Path("metrics/evaluate.json").read_text())
     run = json.loads(Path("models/run.json").read_text())
     classes = cfg.classes

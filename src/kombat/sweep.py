@@ -23,11 +23,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from kombat import config as schema  # `config` is the name Hydra gives callbacks' argument
-from kombat import tracking
-from kombat.config import KombatConfig
+from kombat import schema, tracking, training
 from kombat.errors import KombatError
-from kombat.io import file_digest, project_root, read_embeddings
+from kombat.schema import KombatConfig
+from kombat.storage import project_root
 
 EMBEDDINGS_DIR = Path("data/embeddings")
 PARENT_FILE = "mlflow_parent_run.txt"
@@ -103,7 +102,7 @@ class ParentRunCallback(Callback):
                 OmegaConf.update(trial, key, yaml_value(value), force_add=True)
                 check_embeddings(_validated(trial), root)
             check_embeddings(base, root)
-            experiment_id = tracking.connect(base)
+            experiment_id = tracking.experiment_id(base)
         except KombatError as exc:
             print(f"kombat sweep: error: {exc}", file=sys.stderr)
             sys.exit(2)
@@ -166,10 +165,6 @@ def run_job(cfg: KombatConfig, root: Path, overrides: str, parent: str | None) -
     """Train and score one head; return its validation macro-F1 (the number a sweeper maximises)."""
     import mlflow
 
-    from kombat.head import fit_head
-    from kombat.stages.evaluate import evaluate_split
-    from kombat.stages.train import mlflow_epoch_logger, split_xy
-
     embeddings_dir = root / EMBEDDINGS_DIR
     tags = {"kombat.kind": "sweep-job", "mlflow.source.git.commit": tracking.git_commit(root)}
     if parent:
@@ -177,19 +172,12 @@ def run_job(cfg: KombatConfig, root: Path, overrides: str, parent: str | None) -
     with tracking.run_context(cfg, run_name=overrides or "defaults", tags=tags):
         mlflow.log_params({**tracking.run_params(cfg), "overrides": overrides[:6000]})  # a failed run says what it tried
         check_embeddings(cfg, root)
-        embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.layer)
-        x_train, y_train = split_xy(embeddings, manifest, "train", cfg)
-        x_val, y_val = split_xy(embeddings, manifest, "val", cfg)
-        mlflow.log_param("data_fingerprint", file_digest(embeddings_dir / f"{cfg.embed.layer}.npy",
-                                                         embeddings_dir / "manifest.csv"))
-        result = fit_head(cfg, x_train, y_train, x_val, y_val, callbacks=[mlflow_epoch_logger()], verbose=0)
-        _, _, val_scores = evaluate_split(result.model, embeddings, manifest, "val", cfg)
-        _, _, test_scores = evaluate_split(result.model, embeddings, manifest, "test", cfg)
-        mlflow.log_metrics({**test_scores, **{f"val_{k}": v for k, v in val_scores.items()},
-                            "best_epoch": result.best_epoch})
-        tracking.log_candidate(cfg, result.model, embeddings_dir)
-    print(f"job {overrides or 'defaults'}: val macro-F1 {val_scores['macro_f1']:.3f}, test macro-F1 {test_scores['macro_f1']:.3f}")
-    return val_scores["macro_f1"]
+        splits = training.load_splits(embeddings_dir, cfg)
+        result = training.train_logged(cfg, embeddings_dir, splits, verbose=0)
+        scores = training.score_splits(result.model, splits, cfg)
+        mlflow.log_metrics(scores)
+    print(f"job {overrides or 'defaults'}: val macro-F1 {scores['val_macro_f1']:.3f}, test macro-F1 {scores['macro_f1']:.3f}")
+    return scores["val_macro_f1"]
 
 
 def record_invalid_job(overrides: str, parent: str | None, error: str) -> None:
@@ -201,7 +189,7 @@ def record_invalid_job(overrides: str, parent: str | None, error: str) -> None:
     tags = {"kombat.kind": "sweep-job", "kombat.error": error[:5000]}
     if parent:
         tags["mlflow.parentRunId"] = parent
-    run = client.create_run(tracking.connect(base), run_name=overrides, tags=tags)
+    run = client.create_run(tracking.experiment_id(base), run_name=overrides, tags=tags)
     client.log_param(run.info.run_id, "overrides", overrides[:6000])
     client.set_terminated(run.info.run_id, "FAILED")
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from kombat.config import KombatConfig
 from kombat.errors import KombatError
-from kombat.io import project_root
+from kombat.schema import KombatConfig
+from kombat.storage import project_root
 
 
 def tracking_uri(cfg: KombatConfig, root: Path | None = None) -> str:
@@ -38,8 +38,8 @@ def git_commit(root: Path | None = None) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def connect(cfg: KombatConfig) -> str:
-    """Point MLflow at the project's store and return the experiment id (created if new)."""
+def experiment_id(cfg: KombatConfig) -> str:
+    """Point MLflow at the project's store and return the experiment's id (created if new)."""
     import mlflow
 
     uri = tracking_uri(cfg)
@@ -87,10 +87,10 @@ def run_context(cfg: KombatConfig, *, run_id: str | None = None, run_name: str |
     """An MLflow run that ends FINISHED, or FAILED (KILLED on Ctrl-C) if the body raises."""
     import mlflow
 
-    experiment_id = connect(cfg)
-    close_orphans(experiment_id)
+    experiment = experiment_id(cfg)
+    close_orphans(experiment)
     tags = {**(tags or {}), "kombat.host": socket.gethostname(), "kombat.pid": str(os.getpid())}
-    run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment_id, run_name=run_name,
+    run = mlflow.start_run(run_id=run_id, experiment_id=None if run_id else experiment, run_name=run_name,
                            nested=nested, tags=tags)
     try:
         yield run
@@ -115,8 +115,8 @@ def log_candidate(cfg: KombatConfig, head, embeddings_dir: Path) -> None:
 
     import mlflow
 
-    from kombat.config import to_dict
-    from kombat.io import file_digest
+    from kombat.schema import to_dict
+    from kombat.storage import file_digest
 
     mlflow.log_param("manifest_fingerprint", file_digest(Path(embeddings_dir) / "manifest.csv"))
     mlflow.log_dict(to_dict(cfg), CONFIG_ARTIFACT)

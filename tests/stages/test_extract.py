@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from kombat.config import DataFormat
 from kombat.errors import DataError
-from kombat.io import read_dataset
+from kombat.schema import DataFormat
 from kombat.stages import extract
+from kombat.storage import read_dataset
 
 from ..conftest import drawn_frame
 

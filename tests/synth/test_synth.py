@@ -11,9 +11,18 @@ import cv2
 import numpy as np
 import pytest
 
+from kombat.recordings import write_video
 from kombat.synth.body import Limb, Pose, extension, forward_kinematics, make_actor
-from kombat.synth.clips import render_clip, segments_from_labels, write_video
-from kombat.synth.motions import HARD_NEGATIVES, KICKS, PUNCHES, STRIKE_OUT, make_motion, plan_clip, pose_at
+from kombat.synth.clips import render_clip, segments_from_labels
+from kombat.synth.motions import (
+    HARD_NEGATIVES,
+    KICKS,
+    PUNCHES,
+    STRIKE_OUT,
+    make_motion,
+    plan_clip,
+    pose_at,
+)
 
 
 def test_straight_limbs_are_fully_extended_and_bent_ones_are_not():
@@ -64,7 +73,8 @@ RENDER = """
 import hashlib, sys
 from pathlib import Path
 from kombat.synth.body import make_actor
-from kombat.synth.clips import render_clip, write_video
+from kombat.recordings import write_video
+from kombat.synth.clips import render_clip
 clip = render_clip(make_actor("actor01", 11), seed=12, seconds=1.0, fps=15, size=(96, 54),
                    hard_negative_rate=0.5, occlusion_rate=1.0, noise=1.0)
 write_video(Path(sys.argv[1]), clip.frames, 15)

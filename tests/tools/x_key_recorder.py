@@ -3,7 +3,7 @@
     DISPLAY=:99 python x_key_recorder.py    # prints "ready", then one keysym name per line
 """
 
-from Xlib import X, XK, display
+from Xlib import XK, X, display
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from tqdm import tqdm
 
 from kombat.augment import augment_images
 from kombat.cli import stage_main
-from kombat.config import KombatConfig
-from kombat.io import Dataset, atomic_dir, read_dataset, write_dataset
+from kombat.schema import KombatConfig
+from kombat.storage import Dataset, atomic_dir, read_dataset, write_dataset
 
 PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
 

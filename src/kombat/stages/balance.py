@@ -9,9 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from kombat.cli import stage_main
-from kombat.config import KombatConfig
 from kombat.data import balance_mask, class_counts
-from kombat.io import atomic_dir, read_dataset, write_dataset, write_json
+from kombat.schema import KombatConfig
+from kombat.storage import atomic_dir, read_dataset, write_dataset, write_json
 
 
 def run(cfg: KombatConfig, frames_dir: Path, out_dir: Path) -> str:

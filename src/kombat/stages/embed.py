@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from kombat.backbone import feature_model
 from kombat.cli import stage_main
-from kombat.config import KombatConfig
-from kombat.io import MANIFEST_FILE, atomic_dir, read_dataset, write_json
+from kombat.schema import KombatConfig
+from kombat.storage import MANIFEST_FILE, atomic_dir, read_dataset, write_json
 
 
 def embed_frames(model, images: np.ndarray, batch_size: int, layers: list[str]) -> dict[str, np.ndarray]:

@@ -12,41 +12,33 @@ from pathlib import Path
 
 import pandas as pd
 
-from kombat import tracking
+from kombat import tracking, training
 from kombat.cli import stage_main
-from kombat.config import KombatConfig
 from kombat.errors import DataError
-from kombat.head import predict_proba
-from kombat.io import atomic_write_text, read_embeddings, write_json
-from kombat.metrics import confusion, confusion_png, score
-from kombat.stages.train import HEAD_FILE, RUN_FILE, split_xy
+from kombat.metrics import confusion, confusion_png
+from kombat.schema import KombatConfig
+from kombat.storage import atomic_write_text, write_json
 
 
 def load_head(model_dir: Path):
     import keras
 
-    path = model_dir / HEAD_FILE
+    path = model_dir / training.HEAD_FILE
     if not path.is_file():
         raise DataError(f"{path}: no trained head (run `dvc repro train`)")
     return keras.models.load_model(path)
 
 
-def evaluate_split(model, embeddings, manifest, split: str, cfg: KombatConfig):
-    x, y = split_xy(embeddings, manifest, split, cfg)
-    predicted = predict_proba(model, x, cfg.task.name).argmax(axis=1)
-    return y, predicted, score(y, predicted, cfg.classes)
-
-
 def run(cfg: KombatConfig, embeddings_dir: Path, model_dir: Path, metrics_dir: Path, plots_dir: Path) -> str:
     import mlflow
 
-    embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.layer)
-    run_info = json.loads((model_dir / RUN_FILE).read_text())
+    splits = training.load_splits(embeddings_dir, cfg, ("val", "test"))
+    run_info = json.loads((model_dir / training.RUN_FILE).read_text())
     model = load_head(model_dir)
-    _, _, val_scores = evaluate_split(model, embeddings, manifest, "val", cfg)
-    y_test, predicted, test_scores = evaluate_split(model, embeddings, manifest, "test", cfg)
+    scores = training.score_splits(model, splits, cfg)
+    y_test, predicted = splits["test"].y, training.predict_classes(model, splits["test"], cfg)
     matrix = confusion(y_test, predicted, len(cfg.classes))
-    report = {**test_scores, **{f"val_{k}": v for k, v in val_scores.items()}, "test_frames": int(len(y_test))}
+    report = {**scores, "test_frames": int(len(y_test))}
     metrics_dir.mkdir(parents=True, exist_ok=True)
     plots_dir.mkdir(parents=True, exist_ok=True)
     write_json(metrics_dir / "evaluate.json", report)
@@ -54,14 +46,14 @@ def run(cfg: KombatConfig, embeddings_dir: Path, model_dir: Path, metrics_dir: P
     atomic_write_text(metrics_dir / "predictions.csv", pd.DataFrame(
         {"actual": [names[i] for i in y_test], "predicted": [names[i] for i in predicted]}).to_csv(index=False))
     png = plots_dir / "confusion_matrix.png"
-    confusion_png(matrix, cfg.classes, f"test actors, macro-F1 {test_scores['macro_f1']:.3f}", png)
+    confusion_png(matrix, cfg.classes, f"test actors, macro-F1 {scores['macro_f1']:.3f}", png)
     with tracking.run_context(cfg, run_id=run_info["run_id"]):
-        mlflow.log_metrics({k: v for k, v in report.items()})
+        mlflow.log_metrics(report)
         mlflow.log_artifact(str(png))
         mlflow.log_dict({"classes": names, "matrix": matrix.tolist()}, "confusion_matrix.json")
     rows = " | ".join(f"{names[i]}: " + " ".join(f"{v:4d}" for v in row) for i, row in enumerate(matrix))
-    return (f"test accuracy {test_scores['accuracy']:.3f}, balanced {test_scores['balanced_accuracy']:.3f}, "
-            f"macro-F1 {test_scores['macro_f1']:.3f} (val macro-F1 {val_scores['macro_f1']:.3f}); "
+    return (f"test accuracy {scores['accuracy']:.3f}, balanced {scores['balanced_accuracy']:.3f}, "
+            f"macro-F1 {scores['macro_f1']:.3f} (val macro-F1 {scores['val_macro_f1']:.3f}); "
             f"confusion (rows actual, cols {'/'.join(names)}): {rows}")
 
 

@@ -20,18 +20,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from kombat.cli import stage_main
-from kombat.config import LABELS, DataFormat, KombatConfig
-from kombat.data import assign_splits, class_counts, label_at, parse_annotations, sample_frames
+from kombat.data import assign_splits, class_counts, label_at, sample_frames
 from kombat.errors import DataError
-from kombat.io import Dataset, atomic_dir, write_dataset, write_json
+from kombat.frames import to_model_frame
+from kombat.recordings import parse_annotations
+from kombat.schema import DataFormat, KombatConfig
+from kombat.storage import Dataset, atomic_dir, write_dataset, write_json
+from kombat.tasks import LABELS
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
-
-
-def resize(frame_bgr: np.ndarray, width: int, height: int) -> np.ndarray:
-    """BGR frame of any size -> RGB (height, width, 3) uint8."""
-    small = cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 
 class Skips:
@@ -80,7 +77,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
             if index in labelled:
                 ok, frame = capture.retrieve()
                 if ok and frame is not None:
-                    frames.append(resize(frame, cfg.extract.width, cfg.extract.height))
+                    frames.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
                     rows.append({"time": labelled[index][0], "label": labelled[index][1]})
                 else:
                     undecodable += 1
@@ -149,7 +146,7 @@ def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
             skips.add(path, 1, problem)
             continue
         relative = path.relative_to(raw_dir)
-        images.append(resize(frame, cfg.extract.width, cfg.extract.height))
+        images.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
         rows.append({"source": relative.as_posix(), "actor": group_of(relative), "time": 0.0,
                      "label": relative.parts[0]})
     return _dataset(images, rows, cfg)

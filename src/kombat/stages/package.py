@@ -3,7 +3,7 @@
 The champion is the best finished run of the experiment by `package.metric` (a validation
 metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
 (frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
-and models/package/ gets model.keras, model.tflite, labels.json, play.yaml, play.py and a model
+and models/package/ gets model.keras, model.tflite, labels.json, play.json, play.py and a model
 card. After a sweep, `dvc repro --force --single-item package` re-chooses (DVC cannot see new MLflow runs).
 """
 
@@ -16,17 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from kombat import config as schema
-from kombat import tracking
+from kombat import schema, tracking, training
 from kombat.cli import stage_main
-from kombat.config import KombatConfig
 from kombat.errors import DataError, KombatError
-from kombat.io import atomic_dir, file_digest, read_dataset, read_embeddings
 from kombat.metrics import confusion, confusion_png
+from kombat.schema import KombatConfig
+from kombat.storage import atomic_dir, file_digest, read_dataset
 
-PLAY_SCRIPT = Path(__file__).resolve().parents[1] / "play.py"
+KOMBAT_DIR = Path(__file__).resolve().parents[1]
+# play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
+PLAYER_FILES = ("play.py", "frames.py", "lite.py")
 CHECK_FRAMES = 48  # test frames on which Keras and TFLite must agree
 
 
@@ -49,9 +49,9 @@ def choose_champion(candidates: list[Candidate]) -> Candidate:
 def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candidate]:
     import mlflow
 
-    experiment_id = tracking.connect(cfg)
+    experiment = tracking.experiment_id(cfg)
     runs = mlflow.MlflowClient().search_runs(
-        [experiment_id],
+        [experiment],
         filter_string=(f"params.manifest_fingerprint = '{manifest_fingerprint}' and "
                        f"tags.`{tracking.CANDIDATE_TAG}` = 'true' and attributes.status = 'FINISHED'"),
         max_results=5000)
@@ -74,7 +74,7 @@ def load_champion(champion: Candidate) -> tuple[KombatConfig, object]:
         return run_cfg, keras.models.load_model(head_path)
 
 
-def check_frames(frames_dir: Path, count: int) -> np.ndarray:
+def sample_test_frames(frames_dir: Path, count: int) -> np.ndarray:
     """Test-split frames spread over the split (uint8 RGB), for the Keras/TFLite agreement check."""
     dataset = read_dataset(frames_dir, mmap=True)
     rows = np.flatnonzero((dataset.manifest["split"] == "test").to_numpy())
@@ -83,8 +83,8 @@ def check_frames(frames_dir: Path, count: int) -> np.ndarray:
     return np.asarray(dataset.images[rows[np.linspace(0, len(rows) - 1, min(count, len(rows))).astype(int)]])
 
 
-def register(cfg: KombatConfig, champion: Candidate, model, frames: np.ndarray, probabilities: np.ndarray,
-             package_dir: Path) -> str:
+def log_and_register(cfg: KombatConfig, champion: Candidate, model, frames: np.ndarray, probabilities: np.ndarray,
+                     package_dir: Path) -> str:
     """Log the play model and the package into the champion's run, register it, point the alias at it."""
     import keras
     import mlflow
@@ -148,7 +148,8 @@ accuracy {scores['accuracy']:.3f}, balanced accuracy {scores['balanced_accuracy'
 - `model.keras`: the end-to-end Keras model, uint8 RGB frames (N, {run_cfg.extract.height}, {run_cfg.extract.width}, 3) -> probabilities.
 - `model.tflite`: the same model for fast CPU play. On {n_check} test frames the largest difference between the
   two was {max_diff:.2e} (allowed: {cfg.package.tolerance:g}).
-- `labels.json` (output order, frame size), `play.yaml` (thresholds, cooldown, keys), `play.py`.
+- `labels.json` (output order, frame size), `play.json` (thresholds, cooldown, keys; edit freely), `play.py`
+  with `frames.py` (the training frames' preprocessing) and `lite.py` (the TFLite runner).
 
 ## Play
     pip install tensorflow-cpu opencv-python pynput   # or ai-edge-litert instead of tensorflow
@@ -164,23 +165,23 @@ At git commit `{commit}`: `dvc repro` (this run's params are in its MLflow run, 
 
 
 def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path) -> str:
-    from kombat.export import TfliteModel, end_to_end_model, to_tflite
-    from kombat.stages.evaluate import evaluate_split
+    from kombat.export import end_to_end_model, to_tflite
+    from kombat.lite import LiteModel
 
     fingerprint = file_digest(embeddings_dir / "manifest.csv")
     candidates = find_candidates(cfg, fingerprint)
     champion = choose_champion(candidates)
     run_cfg, head = load_champion(champion)
 
-    embeddings, manifest = read_embeddings(embeddings_dir, run_cfg.embed.layer)
-    y_test, predicted, scores = evaluate_split(head, embeddings, manifest, "test", run_cfg)
-    matrix = confusion(y_test, predicted, len(run_cfg.classes))
+    test = training.load_splits(embeddings_dir, run_cfg, ("test",))
+    scores = training.score_splits(head, test, run_cfg)
+    matrix = confusion(test["test"].y, training.predict_classes(head, test["test"], run_cfg), len(run_cfg.classes))
 
-    frames = check_frames(frames_dir, CHECK_FRAMES)
+    frames = sample_test_frames(frames_dir, CHECK_FRAMES)
     model = end_to_end_model(run_cfg, head, frames.shape[1:])
     flatbuffer = to_tflite(model)
     expected = np.asarray(model.predict(frames, verbose=0))
-    lite = TfliteModel(flatbuffer)
+    lite = LiteModel(model_content=flatbuffer)
     max_diff = float(np.abs(np.stack([lite(frame) for frame in frames]) - expected).max())
     if max_diff > cfg.package.tolerance:
         raise KombatError(f"TFLite export differs from Keras by {max_diff:.2e} > package.tolerance "
@@ -190,7 +191,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         staged = Path(staging)
         model.save(staged / "model.keras")
         (staged / "model.tflite").write_bytes(flatbuffer)
-        version = register(cfg, champion, model, frames, expected, staged)
+        version = log_and_register(cfg, champion, model, frames, expected, staged)
     with atomic_dir(out_dir) as tmp:
         model.save(tmp / "model.keras")
         (tmp / "model.tflite").write_bytes(flatbuffer)
@@ -198,11 +199,10 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
             "classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
             "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}",
             "version": version}, indent=2) + "\n")
-        nothing = "no_punch" if "no_punch" in run_cfg.classes else "other"
-        settings = {"nothing_class": nothing, **schema.to_dict(cfg)["play"]}
-        (tmp / "play.yaml").write_text("# kombat play settings (the article's rule; edit freely)\n"
-                                       + yaml.safe_dump(settings, sort_keys=False))
-        shutil.copyfile(PLAY_SCRIPT, tmp / "play.py")
+        settings = {"nothing_class": run_cfg.task_spec.nothing, **schema.to_dict(cfg)["play"]}
+        (tmp / "play.json").write_text(json.dumps(settings, indent=2) + "\n")
+        for name in PLAYER_FILES:
+            shutil.copyfile(KOMBAT_DIR / name, tmp / name)
         confusion_png(matrix, run_cfg.classes, f"champion, test macro-F1 {scores['macro_f1']:.3f}",
                       tmp / "confusion_matrix.png")
         (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,

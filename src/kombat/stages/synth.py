@@ -12,12 +12,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pandas as pd
 
 from kombat.cli import stage_main
-from kombat.config import DataSource, KombatConfig, SynthConfig
-from kombat.io import atomic_dir
-from kombat.synth.clips import contact_sheet, render_actor_clip, write_video
+from kombat.recordings import write_annotations, write_video
+from kombat.schema import DataSource, KombatConfig, SynthConfig
+from kombat.storage import atomic_dir
+from kombat.synth.clips import contact_sheet, render_actor_clip
 
 SHEET_COLUMNS = ("punch", "punch", "kick", "kick", "other", "other")
 
@@ -60,8 +60,7 @@ def run(cfg: KombatConfig, out_dir: Path) -> str:
                 rows += clip_rows
                 if len(sheet) < 24 and samples:
                     sheet += samples[:6]
-        annotations = pd.DataFrame(rows, columns=["video", "start", "end", "label", "actor"])
-        annotations.to_csv(tmp / "annotations.csv", index=False)
+        annotations = write_annotations(tmp / "annotations.csv", rows)
         grid = contact_sheet(sheet, columns=6, cell=(synth.width // 2, synth.height // 2))
         cv2.imwrite(str(tmp / "contact_sheet.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
     counts = annotations.assign(seconds=annotations.end - annotations.start).groupby("label").seconds.sum()

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from kombat.config import SynthConfig
+from kombat.recordings import Segment
+from kombat.schema import SynthConfig
 from kombat.synth.body import Actor, make_actor
 from kombat.synth.motions import plan_clip, pose_at
 from kombat.synth.render import make_scene, render_frame
-
-
-@dataclass(frozen=True)
-class Segment:
-    start: float  # seconds, inclusive
-    end: float  # seconds, exclusive
-    label: str
 
 
 @dataclass
@@ -71,19 +64,6 @@ def render_actor_clip(synth: SynthConfig, actor_name: str, actor_index: int, cli
                        seconds=synth.clip_seconds if seconds is None else seconds, fps=synth.fps,
                        size=(synth.width, synth.height), hard_negative_rate=synth.hard_negative_rate,
                        occlusion_rate=synth.occlusion_rate, noise=synth.noise)
-
-
-def write_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
-    """MPEG-4 Part 2 in an .mp4: what OpenCV's bundled FFmpeg writes and every player reads."""
-    height, width = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
-        raise OSError(f"{path}: OpenCV cannot open an mp4v writer")
-    try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
 
 
 def contact_sheet(samples: list[tuple[np.ndarray, str]], columns: int, cell: tuple[int, int]) -> np.ndarray:

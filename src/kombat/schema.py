@@ -16,8 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from kombat.errors import ConfigError
-
-LABELS = ("punch", "kick", "other")
+from kombat.tasks import TASKS, Task
 
 
 class DataSource(str, Enum):
@@ -28,11 +27,6 @@ class DataSource(str, Enum):
 class DataFormat(str, Enum):
     videos = "videos"  # videos/ plus annotations.csv
     folders = "folders"  # punch/, kick/, other/ folders of images, the article's way
-
-
-class TaskName(str, Enum):
-    three_class = "three_class"  # punch / kick / other, softmax
-    punch_binary = "punch_binary"  # punch / no punch, one sigmoid unit
 
 
 @dataclass
@@ -90,7 +84,7 @@ class AugmentConfig:
 
 @dataclass
 class BackboneConfig:
-    name: str = "mobilenet_v1"
+    name: str = "mobilenet_v1"  # a name in kombat.backbone.BACKBONES (checked there)
     weights: str = "imagenet"  # or a path to a Keras weights file
     alpha: float = 1.0
     candidate_layers: list[str] = field(
@@ -108,6 +102,7 @@ class EmbedConfig:
 
 @dataclass
 class HeadConfig:
+    name: str = "dense"  # a module of kombat/heads/ (checked there): dense (the article's)
     units: int = 1024
     dropout: float = 0.0
 
@@ -123,7 +118,7 @@ class TrainConfig:
 
 @dataclass
 class TaskConfig:
-    name: TaskName = TaskName.three_class
+    name: str = "three_class"  # a name in kombat.tasks.TASKS: three_class, punch_binary
 
 
 @dataclass
@@ -170,15 +165,21 @@ class KombatConfig:
         _check(self)
 
     @property
+    def task_spec(self) -> Task:
+        """The task object `task.name` chooses."""
+        return TASKS[self.task.name]
+
+    @property
     def classes(self) -> tuple[str, ...]:
         """Class names in the order of the model's outputs."""
-        if self.task.name is TaskName.punch_binary:
-            return ("no_punch", "punch")
-        return LABELS
+        return self.task_spec.classes
 
 
 def _check(cfg: KombatConfig) -> None:
     """Rules a type alone cannot say; each names its key."""
+    # head.name and backbone.name are checked by kombat.heads and kombat.backbone, which know their parts
+    if cfg.task.name not in TASKS:
+        raise ConfigError(f"task.name {cfg.task.name!r} is not one of {sorted(TASKS)}")
     positive = {
         "extract.fps": cfg.extract.fps,
         "extract.width": cfg.extract.width,

@@ -1,0 +1,37 @@
+"""Heads chosen by name (`head.name`): each module here maps cached embeddings to class scores.
+
+A head module defines `hidden(embeddings, cfg)`: the Keras layers between the embeddings and the
+task's output layer. `build` adds that output layer and compiles, so a new head is one new file
+here and one in conf/head/.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from kombat.errors import ConfigError
+
+
+def names() -> list[str]:
+    """The heads `head.name` may choose: this package's modules."""
+    return sorted(module.name for module in pkgutil.iter_modules(__path__))
+
+
+def build(cfg, input_shape: tuple[int, ...]):
+    """The compiled head `cfg.head.name` for inputs of `input_shape`, with the task's output layer."""
+    import keras
+
+    if cfg.head.name not in names():
+        raise ConfigError(f"head.name {cfg.head.name!r} is not one of {names()} (modules of kombat/heads/)")
+    task = cfg.task_spec
+    module = importlib.import_module(f"{__name__}.{cfg.head.name}")
+    embeddings = keras.Input(shape=input_shape, name="embedding")
+    hidden = module.hidden(embeddings, cfg)
+    outputs = keras.layers.Dense(task.output_units, activation=task.activation, name="classes")(hidden)
+    model = keras.Model(embeddings, outputs, name=f"{cfg.head.name}_head")
+    # 16 steps per call into TensorFlow: the same updates, a third less Python overhead per epoch
+    # (a sweep job on the default data: 8.2 s of fitting -> 5.4 s; bench/).
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.train.lr), loss=task.loss, metrics=["accuracy"],
+                  steps_per_execution=16)
+    return model

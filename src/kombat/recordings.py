@@ -1,0 +1,93 @@
+"""The raw recordings format: videos plus annotations.csv of labelled segments, read and written.
+
+One home for it: extract parses what users bring, the synth stage and the play-test write it,
+and a recorder or labeller writes the same rows through `write_annotations`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from kombat.errors import DataError
+from kombat.storage import atomic_write_text
+from kombat.tasks import LABELS
+
+
+@dataclass(frozen=True)
+class Segment:
+    start: float  # seconds, inclusive
+    end: float  # seconds, exclusive
+    label: str
+
+
+ANNOTATION_COLUMNS = ("video", "start", "end", "label")
+
+
+def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Validate an annotations table: video, start, end (seconds), label[, actor].
+
+    Without an actor column each video is its own group, so the split is by video.
+    Raises DataError naming `source`, the row and what is wrong.
+    """
+    missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {missing}; expected video,start,end,label[,actor]")
+    unknown = [c for c in table.columns if c not in (*ANNOTATION_COLUMNS, "actor")]
+    if unknown:
+        raise DataError(f"{source}: unknown column(s) {unknown}; expected video,start,end,label[,actor]")
+    if table.empty:
+        raise DataError(f"{source}: no segments")
+    rows = table.copy()
+    for column in ("start", "end"):
+        values = pd.to_numeric(rows[column], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values.astype(float))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{source}: row {row + 2}: {column} {rows[column].iloc[row]!r} is not a number of seconds")
+        rows[column] = values.astype(float)
+    rows["label"] = rows["label"].astype(str).str.strip()
+    rows["video"] = rows["video"].astype(str).str.strip()
+    for i, row in enumerate(rows.itertuples(index=False)):
+        where = f"{source}: row {i + 2}"
+        if row.label not in LABELS:
+            raise DataError(f"{where}: unknown label {row.label!r}; use one of {list(LABELS)}")
+        if not row.video:
+            raise DataError(f"{where}: empty video path")
+        if row.start < 0 or row.end <= row.start:
+            raise DataError(f"{where}: segment {row.start}..{row.end} s is empty or negative")
+    if "actor" not in rows.columns:
+        rows["actor"] = rows["video"].map(lambda v: PurePosixPath(v).stem)
+    rows["actor"] = rows["actor"].astype(str).str.strip()
+    for video, group in rows.sort_values("start").groupby("video"):
+        ends = group["end"].to_numpy()[:-1]
+        starts = group["start"].to_numpy()[1:]
+        overlap = np.flatnonzero(starts < ends - 1e-9)
+        if overlap.size:
+            a, b = group.iloc[overlap[0]], group.iloc[overlap[0] + 1]
+            raise DataError(f"{source}: segments {a.start}..{a.end} and {b.start}..{b.end} of {video} overlap")
+    return rows.reset_index(drop=True)
+
+
+def write_annotations(path: Path, rows: list[dict]) -> pd.DataFrame:
+    """Write annotation rows (video, start, end, label, actor) as annotations.csv, atomically."""
+    table = pd.DataFrame(rows, columns=[*ANNOTATION_COLUMNS, "actor"])
+    atomic_write_text(Path(path), table.to_csv(index=False))
+    return table
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """RGB frames as MPEG-4 Part 2 in an .mp4: what OpenCV's bundled FFmpeg writes and every player reads."""
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    if not writer.isOpened():
+        raise OSError(f"{path}: OpenCV cannot open an mp4v writer")
+    try:
+        for frame in frames:
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()

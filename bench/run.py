@@ -124,7 +124,8 @@ def measure() -> dict:
                          "peak_mb": round(peak)}
         print(f"bench: {stage} {seconds:.1f} s, peak {peak:.0f} MB", flush=True)
 
-    frames = json.loads((clone / "data/embeddings/meta.json").read_text())["frames"]
+    meta = json.loads((clone / "data/embeddings/meta.json").read_text())
+    frames = meta["frames"] * len(meta["inputs"])  # each frame is embedded once per input (still, motion)
     stage_rate = frames / stages["embed"]["own_seconds"]  # model loading, reading and writing included
     probe = last_json(sh([str(clone / ".venv/bin/python"), "-c", EMBED_PROBE], clone, venv_env)[1])
     augmented = int(re.search(r"-> (\d+) with", outputs["augment"]).group(1))

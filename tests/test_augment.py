@@ -1,4 +1,5 @@
-"""The article's augmentation: copies in order, val/test untouched, identical bytes in any process."""
+"""The article's augmentation, one draw per clip copy: neighbouring frames share it, identical bytes
+in any process."""
 
 from __future__ import annotations
 
@@ -6,19 +7,16 @@ import subprocess
 import sys
 
 import numpy as np
-import pandas as pd
 
-from kombat.augment import augment_images
-from kombat.stages.augment import augment_dataset, preview_grid
-from kombat.storage import Dataset
+from kombat.augment import article_pipeline, augment_clip
 
 from .conftest import drawn_frame
 
 SCRIPT = """
 import hashlib, numpy as np
-from kombat.augment import augment_images
-images = np.random.default_rng(0).integers(0, 256, size=(12, 56, 100, 3), dtype=np.uint8)
-print(hashlib.sha256(augment_images(images, 16, 44).tobytes()).hexdigest())
+from kombat.augment import article_pipeline, augment_clip
+clip = np.random.default_rng(0).integers(0, 256, size=(6, 56, 100, 3), dtype=np.uint8)
+print(hashlib.sha256(np.stack(augment_clip(clip, 8, article_pipeline(44))).tobytes()).hexdigest())
 """
 
 
@@ -28,32 +26,33 @@ def test_identical_bytes_in_separate_processes():
     assert len(digests) == 1
 
 
-def _frames(n: int) -> np.ndarray:
+def clip_of_a_moving_square(n: int) -> np.ndarray:
+    """A still scene in which only a small square moves: what changes between frames is the square."""
     import cv2
 
-    return np.stack([cv2.resize(drawn_frame(["punch", "kick", "other"][i % 3], i), (100, 56)) for i in range(n)])
+    scene = cv2.resize(drawn_frame("other", 3), (100, 56))
+    frames = np.repeat(scene[None], n, axis=0)
+    for i in range(n):
+        frames[i, 40:48, 10 + 6 * i : 18 + 6 * i] = 255
+    return frames
 
 
-def test_copies_are_augmented_and_seeded():
-    images = _frames(4)
-    out = augment_images(images, copies=5, seed=44)
-    assert out.shape == (20, 56, 100, 3) and out.dtype == np.uint8
-    assert np.array_equal(out, augment_images(images, copies=5, seed=44))
-    assert not np.array_equal(out, augment_images(images, copies=5, seed=45))
-    changed = [not np.array_equal(out[i], images[i // 5]) for i in range(20)]
-    assert sum(changed) >= 15  # most copies differ from their source
-    assert augment_images(images, copies=0, seed=44).shape == (0, 56, 100, 3)
+def test_every_frame_of_a_copy_gets_the_same_augmentation():
+    clip = clip_of_a_moving_square(6)
+    copies = augment_clip(clip, copies=12, pipeline=article_pipeline(44))
+    assert len(copies) == 12 and all(c.shape == clip.shape and c.dtype == np.uint8 for c in copies)
+    for frames in copies:
+        # The same draw on each frame: where the input frames agree, the augmented frames agree too,
+        # so the motion between two ticks is the square's, not the augmenter's.
+        for a, b in zip(frames[:-1], frames[1:]):
+            moved = np.abs(a.astype(int) - b.astype(int)).max(axis=-1) > 0
+            assert moved.mean() < 0.12, "neighbouring frames of one copy were augmented differently"
+    assert sum(not np.array_equal(copies[k][0], clip[0]) for k in range(12)) >= 9  # copies differ from the source
+    assert not np.array_equal(copies[0], copies[1])  # and from each other
 
 
-def test_only_training_frames_are_augmented():
-    images = _frames(6)
-    manifest = pd.DataFrame({"source": [f"v{i}" for i in range(6)], "actor": "a", "time": 0.0,
-                             "label": ["punch", "kick", "other"] * 2, "split": ["train"] * 3 + ["val", "test", "test"]})
-    out = augment_dataset(Dataset(images, manifest), copies=3, seed=44)
-    m = out.manifest
-    assert len(m) == 6 + 3 * 3
-    assert np.array_equal(out.images[:6], images)  # originals first, untouched
-    assert set(m[m["copy"] > 0].split) == {"train"}
-    assert m[m["copy"] > 0].groupby("source").size().to_dict() == {"v0": 3, "v1": 3, "v2": 3}
-    grid = preview_grid(out, rows=2, copies=3)
-    assert grid.shape[1] == 4 * 100 and grid.shape[0] >= 2 * 56
+def test_copies_are_seeded():
+    clip = clip_of_a_moving_square(3)
+    first = augment_clip(clip, copies=4, pipeline=article_pipeline(44))
+    assert all(np.array_equal(a, b) for a, b in zip(first, augment_clip(clip, copies=4, pipeline=article_pipeline(44))))
+    assert not all(np.array_equal(a, b) for a, b in zip(first, augment_clip(clip, 4, article_pipeline(45))))

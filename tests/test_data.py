@@ -1,4 +1,4 @@
-"""Annotations, frame sampling, the split by actor and balancing, on small tables."""
+"""Frame sampling, the split by actor, balancing and windows of ticks, on small tables."""
 
 from __future__ import annotations
 
@@ -10,44 +10,14 @@ from kombat.data import (
     assign_splits,
     balance_mask,
     class_counts,
+    clip_starts,
     label_at,
+    previous_rows,
     sample_frames,
+    window_rows,
 )
 from kombat.errors import ConfigError, DataError
-from kombat.recordings import parse_annotations
 from kombat.schema import SplitConfig
-
-
-def table(rows, columns=("video", "start", "end", "label", "actor")):
-    return pd.DataFrame(rows, columns=list(columns))
-
-
-def test_parse_annotations_accepts_and_defaults_actor_to_video():
-    rows = parse_annotations(table([("a.mp4", 0, 1, "punch"), ("a.mp4", 1, 2.5, "other")], ("video", "start", "end", "label")), "ann.csv")
-    assert rows["actor"].tolist() == ["a", "a"]
-    assert rows["end"].tolist() == [1.0, 2.5]
-
-
-@pytest.mark.parametrize(
-    ("rows", "message"),
-    [
-        ([("a.mp4", 0, 1, "jump", "x")], "unknown label 'jump'"),
-        ([("a.mp4", 2, 1, "kick", "x")], "empty or negative"),
-        ([("a.mp4", "soon", 1, "kick", "x")], "start 'soon' is not a number"),
-        ([("a.mp4", 0, 2, "kick", "x"), ("a.mp4", 1, 3, "punch", "x")], "overlap"),
-    ],
-)
-def test_parse_annotations_rejects_bad_rows(rows, message):
-    with pytest.raises(DataError, match=message) as error:
-        parse_annotations(table(rows), "ann.csv")
-    assert str(error.value).startswith("ann.csv")
-
-
-def test_parse_annotations_rejects_wrong_columns():
-    with pytest.raises(DataError, match=r"missing column\(s\) \['label'\]"):
-        parse_annotations(pd.DataFrame({"video": ["a"], "start": [0], "end": [1]}), "ann.csv")
-    with pytest.raises(DataError, match="unknown column"):
-        parse_annotations(table([("a.mp4", 0, 1, "kick", "x", 3)], ("video", "start", "end", "label", "actor", "mood")), "a.csv")
 
 
 def test_sample_frames_takes_one_frame_per_interval():
@@ -57,6 +27,10 @@ def test_sample_frames_takes_one_frame_per_interval():
     # A slower video than the sample rate: each frame once.
     assert [i for i, _ in sample_frames(10, 5, 10)] == list(range(10))
     assert sample_frames(0, 30, 10) == []
+
+
+def table(rows, columns=("video", "start", "end", "label", "actor")):
+    return pd.DataFrame(rows, columns=list(columns))
 
 
 def test_label_at_is_start_inclusive_end_exclusive():
@@ -91,9 +65,10 @@ def manifest(counts: dict[str, int], split="train") -> pd.DataFrame:
 
 
 def test_balance_cuts_every_class_to_the_smallest():
-    frames = pd.concat([manifest({"punch": 5, "kick": 7, "other": 30}), manifest({"punch": 1, "kick": 2, "other": 9}, "test")],
-                       ignore_index=True)
+    frames = pd.concat([manifest({"punch": 5, "kick": 7, "other": 30, "": 4}),
+                        manifest({"punch": 1, "kick": 2, "other": 9, "": 3}, "test")], ignore_index=True)
     keep = balance_mask(frames, ["train"], seed=44)
+    assert not keep[(frames["label"] == "").to_numpy()].any()  # unlabelled frames are context, never targets
     kept = frames[keep]
     assert class_counts(kept, "train") == {"punch": 5, "kick": 5, "other": 5}
     assert class_counts(kept, "test") == {"punch": 1, "kick": 2, "other": 9}  # untouched
@@ -104,3 +79,34 @@ def test_balance_cuts_every_class_to_the_smallest():
 def test_balance_names_an_empty_class():
     with pytest.raises(DataError, match="no kick frames"):
         balance_mask(manifest({"punch": 3, "kick": 0, "other": 3}), ["train"], seed=0)
+
+
+def clips(*lengths: int, copies: int = 0) -> pd.DataFrame:
+    """A manifest of clips of `lengths` ticks, then `copies` copies of each, every copy contiguous."""
+    rows = [{"source": f"c{i}", "tick": t, "copy": k} for k in range(copies + 1) for i, n in enumerate(lengths)
+            for t in range(n)]
+    return pd.DataFrame(rows)
+
+
+def test_a_window_never_reaches_into_the_future_or_another_clip():
+    m = clips(3, 5, copies=1)  # rows 0-2: c0, 3-7: c1, then their copies 8-10 and 11-15
+    starts = clip_starts(m)
+    assert starts.tolist() == [0, 0, 0, 3, 3, 3, 3, 3, 8, 8, 8, 11, 11, 11, 11, 11]
+    windows = window_rows(starts, np.arange(len(m)), 4)
+    assert windows[7].tolist() == [4, 5, 6, 7]  # the last 4 ticks, oldest first, ending at the row itself
+    assert windows[3].tolist() == [3, 3, 3, 3]  # a clip's first tick: its own frame stands in (play's warm-up)
+    assert windows[9].tolist() == [8, 8, 8, 9]  # a copy never borrows from the clip before it
+    for row, window in enumerate(windows):
+        same_copy = (m.loc[window, ["source", "copy"]] == m.loc[row, ["source", "copy"]]).all(axis=None)
+        assert same_copy and (m.loc[window, "tick"] <= m.loc[row, "tick"]).all() and window[-1] == row
+
+
+def test_the_previous_tick_of_a_motion_image_stays_in_its_clip():
+    starts = clip_starts(clips(3, 2))
+    assert previous_rows(starts, 1).tolist() == [0, 0, 1, 3, 3]
+    assert previous_rows(starts, 2).tolist() == [0, 0, 0, 3, 3]
+
+
+def test_frames_out_of_tick_order_are_refused():
+    with pytest.raises(DataError, match="not in tick order"):
+        clip_starts(pd.DataFrame({"source": ["a", "a"], "tick": [1, 0]}))

@@ -1,4 +1,5 @@
-"""The end-to-end play model and its TFLite export give the same probabilities."""
+"""The play models (per-tick embedder, head over a window) and their TFLite twins agree, and the two
+together give what the pipeline's route gives: the embed stage's features, then the trained head."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import cv2
 import numpy as np
 
 from kombat import heads
-from kombat.export import end_to_end_model, to_tflite
+from kombat.export import embedder_model, head_model, to_tflite
 from kombat.lite import LiteModel
+from kombat.play import TickModel
 
 from .conftest import drawn_frame, needs_weights
 
@@ -17,22 +19,37 @@ TOLERANCE = 1e-4  # absolute, on probabilities: float32 kernels differ (XNNPACK 
 
 
 @needs_weights
-def test_keras_and_tflite_agree_on_frames(cfg):
-    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, units=64))
+def test_keras_and_tflite_agree_tick_by_tick(cfg):
     import keras
 
+    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=3),
+                              embed=dataclasses.replace(cfg.embed, input="still+motion"))
     keras.utils.set_random_seed(0)
-    head = heads.build(cfg, (1024,))
-    model = end_to_end_model(cfg, head, (56, 100, 3))
+    head = heads.build(cfg, (3, 2048))
+    embedder, play_head = embedder_model(cfg, (56, 100, 3)), head_model(cfg, head)
     frames = np.stack([cv2.cvtColor(cv2.resize(drawn_frame(label, seed=i), (100, 56)), cv2.COLOR_BGR2RGB)
-                       for i, label in enumerate(["punch", "kick", "other", "punch"])])
-    expected = np.asarray(model.predict(frames, verbose=0))
-    assert expected.shape == (4, 3) and np.allclose(expected.sum(axis=1), 1, atol=1e-5)
-    lite = LiteModel(model_content=to_tflite(model))
-    got = np.stack([lite(frame) for frame in frames])
-    assert np.abs(got - expected).max() < TOLERANCE
-    # The same as the pipeline's route: pooled embedding of the frame, then the head.
-    from kombat.backbone import feature_model
+                       for i, label in enumerate(["other", "punch", "kick", "other", "punch"])])
+    lite_embedder, lite_head = LiteModel(model_content=to_tflite(embedder)), LiteModel(model_content=to_tflite(play_head))
+    embeddings = np.asarray(embedder.predict(frames, verbose=0))
+    assert embeddings.shape == (5, 1024)
+    assert np.abs(np.stack([lite_embedder(f) for f in frames]) - embeddings).max() < TOLERANCE
 
-    pooled = feature_model(cfg.backbone, cfg.embed, (56, 100, 3), [cfg.embed.layer]).predict_on_batch(frames)
-    assert np.abs(np.asarray(head.predict(np.asarray(pooled), verbose=0)) - expected).max() < TOLERANCE
+    def keras_call(model):
+        return lambda x: np.asarray(model(x[None], training=False))[0]
+
+    played = {name: TickModel(embed, head_fn, ["still", "motion"], window=3, motion_gap=1, motion_gain=4.0)
+              for name, embed, head_fn in (("keras", keras_call(embedder), keras_call(play_head)),
+                                           ("tflite", lite_embedder, lite_head))}
+    keras_p = np.stack([played["keras"](f) for f in frames])
+    assert keras_p.shape == (5, 3) and np.allclose(keras_p.sum(axis=1), 1, atol=1e-5)
+    assert np.abs(np.stack([played["tflite"](f) for f in frames]) - keras_p).max() < TOLERANCE
+
+    # The pipeline's route for the last tick: the embed stage's feature model, the window, the head.
+    from kombat.backbone import feature_model
+    from kombat.frames import motion_image
+
+    features = feature_model(cfg.backbone, cfg.embed, (56, 100, 3), [cfg.embed.layer])
+    motions = np.stack([motion_image(frames[max(i - 1, 0)], frames[i], 4.0) for i in range(5)])
+    still, motion = (np.asarray(features.predict_on_batch(x)).reshape(5, -1) for x in (frames, motions))
+    window = np.concatenate([still, motion], axis=1)[None, 2:5]
+    assert np.abs(np.asarray(head.predict(window, verbose=0))[0] - keras_p[-1]).max() < TOLERANCE

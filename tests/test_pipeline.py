@@ -37,7 +37,10 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["layer"] == "conv_pw_13_relu"
-    assert run.data.params["units"] == "1024" and float(run.data.params["lr"]) == 1e-4
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    assert run.data.params["head"] == params["head"]["name"] and run.data.params["input"] == params["embed"]["input"]
+    assert run.data.params["units"] == str(params["head"]["units"]) and run.data.params["window"] == str(params["head"]["window"])
+    assert float(run.data.params["lr"]) == params["train"]["lr"]
     assert run.data.params["augment_copies"] == "2" and run.data.params["task"] == "three_class"
     assert len(run.data.params["data_fingerprint"]) == 16
     assert run.data.tags["mlflow.source.git.commit"] != "unknown"
@@ -52,7 +55,8 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     card = (project / "models/package/README.md").read_text()
     assert run_id in card and f"macro-F1 {report['macro_f1']:.3f}" in card
     assert {p.name for p in (project / "models/package").iterdir()} >= {
-        "model.keras", "model.tflite", "labels.json", "play.json", "play.py", "frames.py", "lite.py", "README.md"}
+        "embedder.keras", "embedder.tflite", "head.keras", "head.tflite", "labels.json", "play.json", "play.py",
+        "frames.py", "lite.py", "README.md"}
 
     assert repro(project) == []  # nothing changed: nothing runs
     set_param(project, "head", "units", 64)

@@ -22,7 +22,8 @@ def test_shared_key_names_and_defaults():
     cfg = schema.load(ROOT / "params.yaml")
     assert cfg.embed.layer == "conv_pw_13_relu"
     assert (cfg.extract.width, cfg.extract.height) == (100, 56)
-    assert cfg.augment.copies == 16 and cfg.augment.seed == 44
+    assert cfg.augment.copies == 2 and cfg.augment.seed == 44
+    assert (cfg.embed.input, cfg.head.name, cfg.head.window) == ("motion", "temporal", 8)
     assert cfg.backbone.weights == "imagenet"
     assert cfg.task.name == "three_class" and cfg.classes == ("punch", "kick", "other")
 
@@ -33,6 +34,25 @@ def test_overrides_compose_and_validate():
     assert cfg.head.units == 256
     assert cfg.classes == ("no_punch", "punch")
     assert cfg.data.synth.actors == 4 and cfg.data.synth.hard_negative_rate == 0.5  # tiny extends synthetic
+
+
+def test_the_article_recipe_is_one_override_away_and_folders_get_it_themselves():
+    still = schema.validate(compose(["embed.input=still", "head=dense"], ROOT / "conf"))
+    assert (still.embed.input, still.head.name, still.head.window, still.head.units) == ("still", "dense", 1, 1024)
+    folders = schema.validate(compose(["data=folders"], ROOT / "conf"))
+    assert folders.embed.candidate_inputs == ["still"] and folders.head.window == 1
+    assert folders.data.synth.actors == 8  # the synth stage's params exist in every preset
+    videos = compose(["data=videos"], ROOT / "conf")
+    assert videos["data"]["raw_dir"] == "data/raw" and "synth" in videos["data"]
+
+
+def test_motion_over_images_and_inputs_not_embedded_are_refused():
+    with pytest.raises(ConfigError, match="data.format folders: an image has no frame before it"):
+        schema.validate({"data": {"format": "folders"}})
+    with pytest.raises(ConfigError, match="embed.input 'still\\+motion' needs"):
+        schema.validate({"embed": {"input": "still+motion", "candidate_inputs": ["motion"]}})
+    with pytest.raises(ConfigError, match="play.interval_s"):
+        schema.validate({"play": {"interval_s": 0.05}})
 
 
 def _raw() -> dict:

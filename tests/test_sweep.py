@@ -37,7 +37,8 @@ def sweep(project: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 
 def fingerprint(folder: Path) -> dict[str, tuple[int, str]]:
-    return {p.name: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest()) for p in sorted(folder.iterdir())}
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def client(project: Path):
@@ -54,14 +55,14 @@ def parent_and_children(project: Path, out: str):
     return parent, children
 
 
-def test_four_job_sweep_logs_parent_and_children_and_never_re_embeds(built):
+def test_a_sweep_over_head_and_input_logs_parent_and_children_and_never_re_embeds(built):
     before = fingerprint(built / "data/embeddings")
-    out = sweep(built, "head.units=16,32", "train.lr=0.001,0.01", "train.epochs=3")
+    out = sweep(built, "head=dense,temporal", "embed.input=still,motion", "head.units=16", "train.epochs=3")
     assert out.returncode == 0, out.stderr[-3000:]
     parent, children = parent_and_children(built, out.stdout)
     assert len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
-    assert {(c.data.params["units"], float(c.data.params["lr"])) for c in children} == {
-        ("16", 0.001), ("16", 0.01), ("32", 0.001), ("32", 0.01)}
+    assert {(c.data.params["head"], c.data.params["window"], c.data.params["input"]) for c in children} == {
+        ("dense", "1", "still"), ("dense", "1", "motion"), ("temporal", "8", "still"), ("temporal", "8", "motion")}
     for child in children:
         assert child.data.params["layer"] == "conv_pw_13_relu" and child.data.params["augment_copies"] == "1"
         assert {"accuracy", "macro_f1", "val_macro_f1", "balanced_accuracy"} <= child.data.metrics.keys()
@@ -95,7 +96,7 @@ def test_invalid_values_stop_the_sweep_before_the_first_job(built):
 
 
 def test_a_failing_job_is_failed_and_the_others_go_on(built):
-    damaged = built / "data/embeddings/conv_pw_11_relu.npy"
+    damaged = built / "data/embeddings/motion/conv_pw_11_relu.npy"
     good = damaged.read_bytes()
     damaged.write_bytes(b"not an array")  # found only when that job reads it
     try:

@@ -13,13 +13,13 @@ from kombat.schema import TaskConfig, TrainConfig
 def clusters(n_per_class: int, dim: int = 16, seed: int = 0):
     rng = np.random.default_rng(seed)
     centres = rng.normal(0, 3, size=(3, dim))
-    x = np.concatenate([c + rng.normal(0, 1, size=(n_per_class, dim)) for c in centres]).astype(np.float32)
+    x = np.concatenate([c + rng.normal(0, 1, size=(n_per_class, dim)) for c in centres]).astype(np.float32)[:, None]
     labels = np.repeat(["punch", "kick", "other"], n_per_class)
     return x, labels
 
 
 def small(cfg, **task):
-    return dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, units=32),
+    return dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="dense", units=32, window=1),
                                train=TrainConfig(lr=1e-2, epochs=30, batch_size=32, patience=5),
                                task=TaskConfig(**task) if task else cfg.task)
 

@@ -1,10 +1,10 @@
-"""The article's imgaug pipeline, every augmenter on, and its deterministic application.
+"""The article's imgaug pipeline, every augmenter on, applied one draw per clip copy.
 
 The article's text lists these augmenters (its repository had them commented out). Renamed
 augmenters use imgaug 0.4's current names (LinearContrast for ContrastNormalization,
 BlendAlphaFrequencyNoise for FrequencyNoiseAlpha). Two changes keep the output identical across
 processes: explicit mode lists instead of `ia.ALL` (a set, whose order changes between
-processes), and a pipeline whose every child is seeded, applied in fixed-size batches.
+processes), and a pipeline whose every child is seeded, drawn from in a fixed order.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from kombat.compat import imgaug
 # imgaug's ia.ALL for these parameters, spelled out in a fixed order.
 PAD_MODES = ["constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect", "symmetric", "wrap"]
 AFFINE_MODES = ["constant", "edge", "symmetric", "reflect", "wrap"]
-BATCH = 256
 
 
 def article_pipeline(seed: int):
@@ -74,15 +73,12 @@ def article_pipeline(seed: int):
     return pipeline
 
 
-def augment_images(images: np.ndarray, copies: int, seed: int, progress=None) -> np.ndarray:
-    """(N, H, W, 3) uint8 -> (N * copies, H, W, 3): copy k of image i at row i * copies + k."""
-    if copies == 0 or len(images) == 0:
-        return images[:0].copy()
-    pipeline = article_pipeline(seed)
-    repeated = np.repeat(images, copies, axis=0)
-    out = np.empty_like(repeated)
-    for start in range(0, len(repeated), BATCH):
-        out[start : start + BATCH] = pipeline(images=repeated[start : start + BATCH])
-        if progress is not None:
-            progress.update(min(BATCH, len(repeated) - start))
+def augment_clip(frames: np.ndarray, copies: int, pipeline) -> list[np.ndarray]:
+    """`copies` augmented copies of one clip's frames (T, H, W, 3) uint8. Each copy is ONE draw of the
+    pipeline applied to every frame, so neighbouring frames share crop, flip, colour and noise, and
+    the motion between them is the fighter's, not the augmenter's."""
+    out = []
+    for _ in range(copies):
+        draw = pipeline.to_deterministic()  # the draw replays itself on every call: one per frame
+        out.append(np.stack([draw.augment_image(frame) for frame in frames]))
     return out

@@ -65,10 +65,11 @@ def class_counts(manifest: pd.DataFrame, split: str) -> dict[str, int]:
 
 
 def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int) -> np.ndarray:
-    """Rows to keep (bool per row): in each split of `splits`, every class cut to the smallest class's
-    count (the article dropped surplus frames); other splits kept whole. Seeded, in row order."""
+    """Training targets (bool per row): labelled frames, where in each split of `splits` every class is
+    cut to the smallest class's count (the article dropped surplus frames); other splits keep every
+    labelled frame. Unlabelled frames are never targets (they stay as context). Seeded, in row order."""
     rng = np.random.default_rng(seed)
-    keep = np.ones(len(manifest), dtype=bool)
+    keep = manifest["label"].isin(LABELS).to_numpy().copy()
     for split in splits:
         in_split = manifest["split"].to_numpy() == split
         if not in_split.any():
@@ -83,3 +84,31 @@ def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int) -> np.nda
             drop = rng.choice(rows, size=len(rows) - target, replace=False)
             keep[drop] = False
     return keep
+
+
+def clip_starts(manifest: pd.DataFrame) -> np.ndarray:
+    """For each row, the row where its clip copy starts. Rows of one clip copy (source, copy) must be
+    contiguous and in tick order, as extract and augment write them; a window is then an index range."""
+    copy = manifest["copy"].to_numpy() if "copy" in manifest else np.zeros(len(manifest), int)
+    source = manifest["source"].to_numpy()
+    tick = manifest["tick"].to_numpy()
+    new = np.ones(len(manifest), dtype=bool)
+    new[1:] = (source[1:] != source[:-1]) | (copy[1:] != copy[:-1])
+    if len(tick) > 1 and np.any(~new[1:] & (tick[1:] <= tick[:-1])):
+        raise DataError("manifest: the frames of a clip are not in tick order")
+    starts = np.flatnonzero(new)
+    return starts[np.searchsorted(starts, np.arange(len(manifest)), side="right") - 1]
+
+
+def window_rows(starts: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray:
+    """(len(rows), window) row indices: each row's last `window` ticks, oldest first, ending at the row
+    itself. Never a later tick and never another clip: before a clip's first tick the window repeats
+    that first frame (as play does while it warms up)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    back = np.arange(window - 1, -1, -1)
+    return np.maximum(rows[:, None] - back[None, :], starts[rows][:, None])
+
+
+def previous_rows(starts: np.ndarray, gap: int) -> np.ndarray:
+    """For each row, the row `gap` ticks earlier in its clip copy (a clip's first ticks: themselves)."""
+    return window_rows(starts, np.arange(len(starts)), gap + 1)[:, 0]

@@ -1,7 +1,8 @@
-"""The end-to-end play model: a camera frame in, class probabilities out.
+"""The play models: a per-tick embedder (a frame or motion image in, its pooled embedding out) and
+the head (a window of embeddings in, class probabilities out), and their TFLite twins.
 
-The backbone's feature model for the run's layer (preprocessing inside), then the trained head,
-in one Keras model, and its TFLite conversion for fast CPU play. The `package` stage writes both.
+play.py runs them tick by tick with ring buffers (kombat.play.TickModel), so each frame is embedded
+once however long the window. The `package` stage writes both, in Keras and TFLite.
 """
 
 from __future__ import annotations
@@ -10,18 +11,25 @@ from kombat.backbone import feature_model
 from kombat.schema import KombatConfig
 
 
-def end_to_end_model(cfg: KombatConfig, head, frame_shape: tuple[int, int, int]):
-    """uint8 RGB frames (N, H, W, 3) -> (N, len(cfg.classes)) class probabilities."""
+def embedder_model(cfg: KombatConfig, frame_shape: tuple[int, int, int]):
+    """uint8 RGB images (N, H, W, 3) -> (N, C) pooled embeddings at the run's layer (preprocessing inside)."""
     import keras
 
     features = feature_model(cfg.backbone, cfg.embed, frame_shape, [cfg.embed.layer])
-    inference_head = keras.models.clone_model(head)  # the same weights without the optimizer's state (8 MB)
+    images = keras.Input(shape=frame_shape, dtype="uint8", name="image")
+    pooled = features(images)
+    return keras.Model(images, pooled[0] if isinstance(pooled, (list, tuple)) else pooled, name="kombat_embedder")
+
+
+def head_model(cfg: KombatConfig, head):
+    """(N, window, D) embeddings -> (N, len(cfg.classes)) probabilities: the trained head without its
+    optimizer's state, every class an output (a one-sigmoid task gets both columns)."""
+    import keras
+
+    inference_head = keras.models.clone_model(head)
     inference_head.set_weights(head.get_weights())
-    frames = keras.Input(shape=frame_shape, dtype="uint8", name="frames")
-    pooled = features(frames)
-    pooled = pooled[0] if isinstance(pooled, (list, tuple)) else pooled
-    outputs = cfg.task_spec.probabilities_tensor(inference_head(pooled))
-    return keras.Model(frames, outputs, name="kombat_play")
+    window = keras.Input(shape=head.input_shape[1:], name="window")
+    return keras.Model(window, cfg.task_spec.probabilities_tensor(inference_head(window)), name="kombat_head")
 
 
 def to_tflite(model) -> bytes:

@@ -86,6 +86,20 @@ class Trigger:
         return None
 
 
+class Ticker:
+    """When to decide: on the first frame at or after each `interval` tick, as extract samples training
+    frames (a late frame skips the ticks it missed); on every frame with `every_frame`."""
+
+    def __init__(self, interval: float, every_frame: bool = False) -> None:
+        self.interval, self.every_frame, self.next = interval, every_frame, 0.0
+
+    def due(self, t: float) -> bool:
+        if not (self.every_frame or t + 1e-6 >= self.next):
+            return False
+        self.next += self.interval * max(1, math.floor((t - self.next) / self.interval) + 1)
+        return True
+
+
 class Smoother:
     """The mean of the last `n` probability vectors: one odd frame does not fire a strike."""
 
@@ -127,20 +141,53 @@ def read_settings(path: Path) -> dict:
     return settings
 
 
-def load_model(package: Path, backend: str):
-    """A function: one uint8 RGB frame (H, W, 3) -> class probabilities."""
-    path = package / ("model.tflite" if backend == "tflite" else "model.keras")
-    if not path.is_file():
-        raise PlayError(f"{path}: model not found (run `dvc repro package`, or pass --package)")
+class TickModel:
+    """One decision per tick: the model frame -> its input images (the frame, and/or its motion image
+    against the frame `motion_gap` ticks before) -> their embeddings -> the window of the last
+    `window` ticks -> probabilities. Ring buffers, so each frame is embedded once; until they fill
+    (the first ticks), the first frame stands in for the missing ones, as in training."""
+
+    def __init__(self, embed, head, inputs: list[str], window: int, motion_gap: int, motion_gain: float) -> None:
+        self.embed, self.head, self.inputs = embed, head, list(inputs)
+        self.motion_gain = motion_gain
+        self.recent_frames: collections.deque = collections.deque(maxlen=motion_gap + 1)
+        self.recent_embeddings: collections.deque = collections.deque(maxlen=window)
+
+    def __call__(self, model_frame: np.ndarray) -> np.ndarray:
+        self.recent_frames.append(model_frame)
+        images = {"still": model_frame}
+        if "motion" in self.inputs:
+            images["motion"] = frames.motion_image(self.recent_frames[0], model_frame, self.motion_gain)
+        self.recent_embeddings.append(np.concatenate([self.embed(images[kind]) for kind in self.inputs]))
+        recent = list(self.recent_embeddings)
+        window = [recent[0]] * (self.recent_embeddings.maxlen - len(recent)) + recent
+        return self.head(np.stack(window).astype(np.float32))
+
+
+def load_model(package: Path, backend: str, labels: dict) -> TickModel:
+    """The package's embedder and head on `backend`, as a TickModel."""
+    def path(name: str) -> Path:
+        found = package / f"{name}.{'tflite' if backend == 'tflite' else 'keras'}"
+        if not found.is_file():
+            raise PlayError(f"{found}: model not found (run `dvc repro package`, or pass --package)")
+        return found
+
+    embedder_path, head_path = path("embedder"), path("head")
     if backend == "keras":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
         import tensorflow as tf
 
-        model = keras.models.load_model(path)
-        graph = tf.function(lambda frames: model(frames, training=False))  # eager calls are 5x slower
-        return lambda frame: graph(frame[None]).numpy()[0]
-    return lite.LiteModel(model_path=path)
+        def as_function(model_path: Path):
+            model = keras.models.load_model(model_path)
+            graph = tf.function(lambda x: model(x, training=False))  # eager calls are 5x slower
+            return lambda x: graph(x[None]).numpy()[0]
+
+        embed, head = as_function(embedder_path), as_function(head_path)
+    else:
+        embed, head = lite.LiteModel(model_path=embedder_path), lite.LiteModel(model_path=head_path)
+    return TickModel(embed, head, labels["inputs"], int(labels["window"]), int(labels["motion_gap"]),
+                     float(labels["motion_gain"]))
 
 
 # ---- the edges: camera or video, keys, window ----------------------------------------------
@@ -214,24 +261,25 @@ def play(args: argparse.Namespace) -> Stats:
                     strike_threshold=float(settings["strike_threshold"]), cooldown_s=float(settings["cooldown_s"]),
                     smoothing=int(settings.get("smoothing", 1)))
         interval = float(args.interval if args.interval is not None else settings.get("interval_s", 0.1))
+        for key in ("inputs", "window", "motion_gap", "motion_gain"):
+            labels[key]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlayError(f"{args.package}: labels.json or play.json lacks or mangles {exc}") from None
     capture, frame, camera, fps = open_source(args.source)
     try:
         keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
-        predict = load_model(args.package, args.backend)
+        predict = load_model(args.package, args.backend, labels)
     except BaseException:
         capture.release()
         raise
     trigger, smooth, stats = Trigger(rule.cooldown_s), Smoother(rule.smoothing), Stats()
-    started, next_decision, shown = time.monotonic(), 0.0, time.monotonic()
+    ticker, started, shown = Ticker(interval, args.every_frame), time.monotonic(), time.monotonic()
     probabilities, action = np.zeros(len(rule.classes)), None
     try:
         while frame is not None:
             t = time.monotonic() - started if camera else stats.frames / fps
             stats.frames += 1
-            if args.every_frame or t + 1e-6 >= next_decision:
-                next_decision += interval * max(1, math.floor((t - next_decision) / interval) + 1)
+            if ticker.due(t):
                 begun = time.perf_counter()
                 probabilities = predict(frames.to_model_frame(frame, width, height))
                 smoothed = smooth(probabilities)

@@ -92,19 +92,32 @@ class BackboneConfig:
     )
 
 
+INPUTS = ("still", "motion")  # what the backbone can see of a tick: the frame, or how it moved since `motion_gap` ticks
+
+
 @dataclass
 class EmbedConfig:
+    input: str = "motion"  # what the head trains on: still, motion, or still+motion (both embeddings side by side)
+    candidate_inputs: list[str] = field(default_factory=lambda: ["still", "motion"])  # all embedded, one cache each
+    motion_gap: int = 1  # ticks between the two frames of a motion image (1 tick = 1 / extract.fps s)
+    motion_gain: float = 4.0  # |gray_t - gray_(t-gap)| x gain: small moves become visible to the backbone
     layer: str = "conv_pw_13_relu"  # which candidate layer the head trains on
     input_size: int = 224  # 224: resize as the article's tfjs did; 0: the frame's own size
     grayscale: bool = True  # the article fed grayscale frames
     batch_size: int = 64
 
+    @property
+    def input_parts(self) -> tuple[str, ...]:
+        """The cached inputs `input` puts side by side: 'still+motion' -> ('still', 'motion')."""
+        return tuple(self.input.split("+"))
+
 
 @dataclass
 class HeadConfig:
-    name: str = "dense"  # a module of kombat/heads/ (checked there): dense (the article's)
+    name: str = "dense"  # a module of kombat/heads/ (checked there): dense (the article's), temporal (GRU)
     units: int = 1024
     dropout: float = 0.0
+    window: int = 1  # the head sees the last `window` ticks of embeddings (causal: never a future tick)
 
 
 @dataclass
@@ -191,6 +204,9 @@ def _check(cfg: KombatConfig) -> None:
         "embed.batch_size": cfg.embed.batch_size,
         "data.synth.actors": cfg.data.synth.actors,
         "data.synth.fps": cfg.data.synth.fps,
+        "head.window": cfg.head.window,
+        "embed.motion_gap": cfg.embed.motion_gap,
+        "embed.motion_gain": cfg.embed.motion_gain,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -202,6 +218,18 @@ def _check(cfg: KombatConfig) -> None:
             f"embed.layer {cfg.embed.layer!r} is not in backbone.candidate_layers "
             f"{list(cfg.backbone.candidate_layers)}"
         )
+    unknown_inputs = [name for name in cfg.embed.candidate_inputs if name not in INPUTS]
+    if unknown_inputs:
+        raise ConfigError(f"embed.candidate_inputs: unknown input(s) {unknown_inputs}; use {list(INPUTS)}")
+    if not set(cfg.embed.input_parts) <= set(cfg.embed.candidate_inputs):
+        raise ConfigError(f"embed.input {cfg.embed.input!r} needs {list(cfg.embed.input_parts)}, but "
+                          f"embed.candidate_inputs is {list(cfg.embed.candidate_inputs)}")
+    if cfg.data.format is DataFormat.folders and ("motion" in cfg.embed.candidate_inputs or cfg.head.window > 1):
+        raise ConfigError("data.format folders: an image has no frame before it, so embed.candidate_inputs must be "
+                          "[still] and head.window 1 (conf/data/folders.yaml sets them)")
+    if ("motion" in cfg.embed.input_parts or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
+        raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
+                          f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
     if cfg.embed.input_size not in (0,) and cfg.embed.input_size < 32:
         raise ConfigError(f"embed.input_size must be 0 (native) or >= 32, got {cfg.embed.input_size}")
     if not 0 <= cfg.head.dropout < 1:

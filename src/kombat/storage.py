@@ -24,7 +24,6 @@ from kombat.errors import DataError
 
 IMAGES_FILE = "images.npy"
 MANIFEST_FILE = "manifest.csv"
-MANIFEST_COLUMNS = ("source", "actor", "time", "label", "split")
 
 
 @dataclass
@@ -130,15 +129,18 @@ def project_root(start: Path | None = None) -> Path:
     return here
 
 
-def read_embeddings(folder: Path, layer: str) -> tuple[np.ndarray, pd.DataFrame]:
-    """One layer's pooled embeddings (N, C) float32 and the manifest of their frames."""
+def read_embeddings(folder: Path, inputs: tuple[str, ...], layer: str) -> tuple[np.ndarray, pd.DataFrame]:
+    """One layer's pooled embeddings (N, C) float32 of each input, side by side, and their manifest."""
     folder = Path(folder)
-    path = folder / f"{layer}.npy"
-    if not path.is_file():
-        raise DataError(f"{path}: no embeddings for layer {layer!r}; add it to backbone.candidate_layers and "
-                        f"run `dvc repro embed`")
     manifest = read_manifest(folder)
-    values = np.load(path)
-    if values.ndim != 2 or len(values) != len(manifest):
-        raise DataError(f"{path}: shape {values.shape} does not match {len(manifest)} manifest rows")
-    return values, manifest
+    parts = []
+    for kind in inputs:
+        path = folder / kind / f"{layer}.npy"
+        if not path.is_file():
+            raise DataError(f"{path}: no {kind} embeddings for layer {layer!r}; add them to embed.candidate_inputs "
+                            f"and backbone.candidate_layers and run `dvc repro embed`")
+        values = np.load(path, mmap_mode="r")
+        if values.ndim != 2 or len(values) != len(manifest):
+            raise DataError(f"{path}: shape {values.shape} does not match {len(manifest)} manifest rows")
+        parts.append(values)
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)), manifest

@@ -32,7 +32,8 @@ EMBEDDINGS_DIR = Path("data/embeddings")
 PARENT_FILE = "mlflow_parent_run.txt"
 PARENT_ENV = "KOMBAT_SWEEP_PARENT_RUN"
 # Keys whose change needs new embeddings: a sweep may not vary them.
-UPSTREAM_KEYS = ("data", "extract", "split", "balance", "augment", "backbone", "embed.input_size", "embed.grayscale")
+UPSTREAM_KEYS = ("data", "extract", "split", "balance", "augment", "backbone", "embed.input_size", "embed.grayscale",
+                 "embed.candidate_inputs", "embed.motion_gap", "embed.motion_gain")
 
 
 def _get(tree: dict, dotted: str) -> Any:
@@ -59,9 +60,10 @@ def check_embeddings(cfg: KombatConfig, root: Path) -> None:
                 raise KombatError(
                     f"{key}={value} but {EMBEDDINGS_DIR}/ was made with {key}={made_with} (params.yaml), and a sweep "
                     f"never re-embeds: run `python -m kombat.compose {key}={value} && dvc repro embed` first")
-    if not (root / EMBEDDINGS_DIR / f"{cfg.embed.layer}.npy").is_file():
-        raise KombatError(f"{EMBEDDINGS_DIR}/{cfg.embed.layer}.npy is missing: run `dvc repro embed` "
-                          f"(embed.layer must be one of backbone.candidate_layers)")
+    for kind in cfg.embed.input_parts:
+        if not (root / EMBEDDINGS_DIR / kind / f"{cfg.embed.layer}.npy").is_file():
+            raise KombatError(f"{EMBEDDINGS_DIR}/{kind}/{cfg.embed.layer}.npy is missing: run `dvc repro embed` "
+                              f"(embed.layer must be one of backbone.candidate_layers)")
 
 
 def _validated(node: DictConfig) -> KombatConfig:

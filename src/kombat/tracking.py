@@ -130,12 +130,15 @@ def log_candidate(cfg: KombatConfig, head, embeddings_dir: Path) -> None:
 def run_params(cfg: KombatConfig) -> dict[str, Any]:
     """The params every training run logs, with the names users search by in the MLflow UI."""
     return {
+        "input": cfg.embed.input,
+        "head": cfg.head.name,
+        "window": cfg.head.window,
         "layer": cfg.embed.layer,
         "units": cfg.head.units,
         "lr": cfg.train.lr,
         "epochs": cfg.train.epochs,
         "batch_size": cfg.train.batch_size,
-        "task": cfg.task.name.value,
+        "task": cfg.task.name,
         "augment_copies": cfg.augment.copies,
         "backbone": f"{cfg.backbone.name}@{cfg.backbone.alpha}:{Path(cfg.backbone.weights).name}",
         "input_size": cfg.embed.input_size,
@@ -143,4 +146,5 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "dropout": cfg.head.dropout,
         "patience": cfg.train.patience,
         "data_source": cfg.data.source.value,
+        "motion_gap": cfg.embed.motion_gap,
     }

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from kombat import heads, tracking
+from kombat.data import clip_starts, window_rows
 from kombat.errors import DataError
 from kombat.metrics import score
 from kombat.schema import KombatConfig
@@ -23,7 +24,7 @@ HEAD_FILE, RUN_FILE = "head.keras", "run.json"  # what the train stage writes in
 
 @dataclass
 class Split:
-    """One split's head inputs and class indices."""
+    """One split's head inputs (N, window, embedding size) and class indices (N,)."""
 
     name: str
     x: np.ndarray
@@ -31,19 +32,28 @@ class Split:
 
 
 def load_splits(embeddings_dir: Path, cfg: KombatConfig, names=("train", "val", "test")) -> dict[str, Split]:
-    embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.layer)
+    """For each target frame of each split, the embeddings of its last `head.window` ticks (the input
+    chosen by `embed.input`, at `embed.layer`) and its class. Targets: the balanced training frames,
+    and every labelled frame of the other splits."""
+    embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.input_parts, cfg.embed.layer)
+    starts = clip_starts(manifest)
+    targets = manifest["target"].astype(bool).to_numpy() if "target" in manifest else \
+        (manifest["label"] != "").to_numpy()
     splits = {}
     for name in names:
-        rows = (manifest["split"] == name).to_numpy()
-        if not rows.any():
+        rows = np.flatnonzero((manifest["split"] == name).to_numpy() & targets)
+        if not len(rows):
             raise DataError(f"no {name} frames in the embeddings (check split.* and the actors in the data)")
-        splits[name] = Split(name, embeddings[rows], cfg.task_spec.encode(manifest.loc[rows, "label"]))
+        windows = window_rows(starts, rows, cfg.head.window)
+        splits[name] = Split(name, np.asarray(embeddings[windows.ravel()]).reshape(*windows.shape, -1),
+                             cfg.task_spec.encode(manifest["label"].to_numpy()[rows]))
     return splits
 
 
 def data_fingerprint(embeddings_dir: Path, cfg: KombatConfig) -> str:
     """The embeddings this config trains on (logged as `data_fingerprint`)."""
-    return file_digest(Path(embeddings_dir) / f"{cfg.embed.layer}.npy", Path(embeddings_dir) / "manifest.csv")
+    files = [Path(embeddings_dir) / kind / f"{cfg.embed.layer}.npy" for kind in cfg.embed.input_parts]
+    return file_digest(*files, Path(embeddings_dir) / "manifest.csv")
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:

@@ -10,12 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
+from kombat import schema
+from kombat.compose import compose
 from kombat.errors import DataError
-from kombat.schema import DataFormat
 from kombat.stages import extract
 from kombat.storage import read_dataset
 
-from ..conftest import drawn_frame
+from ..conftest import ROOT, drawn_frame
 
 
 def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_path):
@@ -32,12 +33,15 @@ def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_p
     assert summary.startswith("87 frames 100x56")
 
 
-def test_segments_leave_gaps_unused(cfg, video_raw_dir, tmp_path):
+def test_gaps_between_segments_are_unlabelled_context_in_tick_order(cfg, video_raw_dir, tmp_path):
     csv = video_raw_dir / "annotations.csv"
     csv.write_text(csv.read_text().replace(",1.0,2.0,kick,", ",1.0,1.5,kick,"))
-    frames = read_dataset(_run(cfg, video_raw_dir, tmp_path))
-    assert (frames.manifest.label == "kick").sum() == 15
-    assert not ((frames.manifest.time >= 1.5) & (frames.manifest.time < 2.0)).any()
+    m = read_dataset(_run(cfg, video_raw_dir, tmp_path)).manifest
+    assert (m.label == "kick").sum() == 15
+    gap = (m.time >= 1.5) & (m.time < 2.0)
+    assert gap.any() and (m.loc[gap, "label"] == "").all()  # kept as context, never a target
+    for _, clip in m.groupby("source"):  # every tick, in order, up to the last labelled one
+        assert clip["tick"].tolist() == list(range(len(clip))) and clip["label"].iloc[-1] != ""
 
 
 def _run(cfg, raw, tmp_path):
@@ -82,7 +86,7 @@ def test_article_folders_format(cfg, tmp_path):
             (raw / label).mkdir(parents=True, exist_ok=True)
             for k in range(3):
                 cv2.imwrite(str(raw / label / f"{actor}_{k}.png"), drawn_frame(label, seed=k))
-    folders_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, format=DataFormat.folders))
+    folders_cfg = schema.validate(compose(["data=folders"], ROOT / "conf"))  # still frames, a window of one
     frames = read_dataset(_run(folders_cfg, raw, tmp_path))
     m = frames.manifest
     assert len(m) == 27 and sorted(set(m.actor)) == ["ann", "bob", "cy"]

@@ -1,7 +1,9 @@
-"""Augment: the article's imgaug pipeline, `augment.copies` copies of every training frame.
+"""Augment: the article's imgaug pipeline, `augment.copies` copies of every training clip.
 
-Training frames are kept and followed by their copies; validation and test frames pass through
-untouched. A preview grid (original then copies) is written for `dvc plots`.
+Each copy is one augmentation draw applied to every frame of the clip (the same crop, flip and
+colour from tick to tick), so motion images and windows of ticks see the fighter move, not the
+augmenter. Training frames are kept and followed by their copies; validation and test frames pass
+through untouched. A preview grid (original then copies) is written for `dvc plots`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from kombat.augment import augment_images
+from kombat.augment import augment_clip
 from kombat.cli import stage_main
 from kombat.schema import KombatConfig
 from kombat.storage import Dataset, atomic_dir, read_dataset, write_dataset
@@ -22,14 +24,23 @@ PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
 
 
 def augment_dataset(dataset: Dataset, copies: int, seed: int) -> Dataset:
-    is_train = (dataset.manifest["split"] == "train").to_numpy()
-    train = dataset.select(is_train)
-    with tqdm(total=len(train.images) * copies, desc="augment", unit="img") as progress:
-        augmented = augment_images(train.images, copies, seed, progress)
-    original_rows = dataset.manifest.assign(copy=0)
-    copy_rows = train.manifest.loc[train.manifest.index.repeat(copies)].assign(copy=np.tile(np.arange(1, copies + 1), len(train.manifest)))
-    manifest = pd.concat([original_rows, copy_rows], ignore_index=True)
-    return Dataset(np.concatenate([dataset.images, augmented]), manifest)
+    """Every frame as it is (copy 0), then `copies` augmented copies of each training clip, each copy
+    a contiguous block in tick order (so a window stays an index range)."""
+    from kombat.augment import article_pipeline
+
+    manifest = dataset.manifest.assign(copy=0)
+    train_clips = manifest.index[manifest["split"] == "train"].to_series().groupby(manifest["source"], sort=True)
+    pipeline = article_pipeline(seed)
+    images, rows = [dataset.images], [manifest]
+    n_train = int((manifest["split"] == "train").sum())
+    with tqdm(total=n_train * copies, desc="augment", unit="img") as progress:
+        for _, indices in train_clips:
+            clip = np.asarray(dataset.images[indices.to_numpy()])
+            for k, frames in enumerate(augment_clip(clip, copies, pipeline), start=1):
+                images.append(frames)
+                rows.append(manifest.loc[indices.to_numpy()].assign(copy=k))
+                progress.update(len(frames))
+    return Dataset(np.concatenate(images), pd.concat(rows, ignore_index=True))
 
 
 def preview_grid(dataset: Dataset, rows: int, copies: int) -> np.ndarray:
@@ -57,7 +68,9 @@ def run(cfg: KombatConfig, balanced_dir: Path, out_dir: Path, preview: Path) -> 
     scaled = cv2.resize(grid, (grid.shape[1] * 2, grid.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
     cv2.imwrite(str(preview), cv2.cvtColor(scaled, cv2.COLOR_RGB2BGR))
     n_train = int((dataset.manifest["split"] == "train").sum())
-    return f"{n_train} training frames -> {n_train * (cfg.augment.copies + 1)} with {cfg.augment.copies} copies each; {len(augmented.images)} frames in all"
+    n_clips = dataset.manifest.loc[dataset.manifest["split"] == "train", "source"].nunique()
+    return (f"{n_clips} training clips ({n_train} frames) -> {n_train * (cfg.augment.copies + 1)} with "
+            f"{cfg.augment.copies} copies each; {len(augmented.images)} frames in all")
 
 
 def main(argv: list[str] | None = None) -> int:

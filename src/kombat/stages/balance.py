@@ -1,7 +1,9 @@
 """Balance: bring every class of the training split to the same count, as the article did.
 
-Surplus frames (mostly `other`) are dropped at random with a fixed seed; validation and test
-keep their natural mix and are scored with class-balanced metrics instead.
+Surplus frames (mostly `other`) stop being training targets, chosen at random with a fixed seed;
+they stay in the data as context for the frames after them (the `target` column says which rows
+the head trains on). Validation and test keep their natural mix and are scored with
+class-balanced metrics instead.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ from pathlib import Path
 from kombat.cli import stage_main
 from kombat.data import balance_mask, class_counts
 from kombat.schema import KombatConfig
-from kombat.storage import atomic_dir, read_dataset, write_dataset, write_json
+from kombat.storage import Dataset, atomic_dir, read_dataset, write_dataset, write_json
 
 
 def run(cfg: KombatConfig, frames_dir: Path, out_dir: Path) -> str:
     dataset = read_dataset(frames_dir)
     before = {split: class_counts(dataset.manifest, split) for split in cfg.balance.splits}
-    balanced = dataset.select(balance_mask(dataset.manifest, cfg.balance.splits, cfg.balance.seed))
-    after = {split: class_counts(balanced.manifest, split) for split in cfg.balance.splits}
+    targets = balance_mask(dataset.manifest, cfg.balance.splits, cfg.balance.seed)
+    balanced = Dataset(dataset.images, dataset.manifest.assign(target=targets))
+    after = {split: class_counts(balanced.manifest[targets], split) for split in cfg.balance.splits}
     with atomic_dir(out_dir) as tmp:
         write_dataset(tmp, balanced)
         write_json(tmp / "counts.json", {"before": before, "after": after})

@@ -1,7 +1,10 @@
-"""Extract: labelled frames from the raw data, resized, with a manifest and a split by actor.
+"""Extract: frames from the raw data, resized, with a manifest and a split by actor.
 
 Two raw formats: videos/ plus annotations.csv (segments in seconds: video,start,end,label[,actor]),
-or the article's folders punch/, kick/, other/ of images. Frames outside every segment are not used.
+or the article's folders punch/, kick/, other/ of images. A video gives every frame at extract.fps
+(one per play tick) up to its last labelled one, in tick order: frames outside every segment get
+no label, so they are never training targets, but they are the context (motion, a window of ticks)
+of the frames after them. The manifest says each frame's clip (`source`) and `tick`.
 
 One bad frame among thousands does not stop the run: an image that cannot be decoded, a frame a
 video cannot decode, or frames missing from a truncated video are skipped, counted and reported
@@ -52,7 +55,8 @@ class Skips:
 
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                       skips: Skips) -> tuple[list[np.ndarray], list[dict]]:
-    """Frames of one video sampled at extract.fps that fall inside a segment."""
+    """Frames of one video sampled at extract.fps, up to the last one inside a segment, with their tick
+    and label ('' outside every segment)."""
     if not path.is_file():
         raise DataError(f"{path}: video named in the annotations does not exist")
     capture = cv2.VideoCapture(str(path))
@@ -67,19 +71,21 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
         late = segments[segments["end"] > duration + 0.5]
         if len(late):
             raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video ({duration:.2f} s)")
-        wanted = dict(sample_frames(n_frames, video_fps, cfg.extract.fps))
-        labelled = {i: (t, label) for i, t in wanted.items() if (label := label_at(segments, t)) is not None}
+        wanted = {i: (tick, t, label_at(segments, t) or "")
+                  for tick, (i, t) in enumerate(sample_frames(n_frames, video_fps, cfg.extract.fps))}
+        labelled = [i for i, (_, _, label) in wanted.items() if label]
         frames, rows = [], []
         index, undecodable = 0, 0
         while index <= max(labelled, default=-1):
             if not capture.grab():
                 break  # truncated: the container promised more frames than it holds
-            if index in labelled:
+            if index in wanted:
                 ok, frame = capture.retrieve()
+                tick, t, label = wanted[index]
                 if ok and frame is not None:
                     frames.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
-                    rows.append({"time": labelled[index][0], "label": labelled[index][1]})
-                else:
+                    rows.append({"time": t, "tick": tick, "label": label})
+                elif label:
                     undecodable += 1
             index += 1
         if index == 0 and labelled:
@@ -147,15 +153,15 @@ def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
             continue
         relative = path.relative_to(raw_dir)
         images.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
-        rows.append({"source": relative.as_posix(), "actor": group_of(relative), "time": 0.0,
+        rows.append({"source": relative.as_posix(), "actor": group_of(relative), "time": 0.0, "tick": 0,
                      "label": relative.parts[0]})
     return _dataset(images, rows, cfg)
 
 
 def _dataset(images: list[np.ndarray], rows: list[dict], cfg: KombatConfig) -> Dataset:
-    if not images:
+    if not any(row["label"] for row in rows):
         raise DataError("no labelled frames were extracted: check the annotations' segments and extract.fps")
-    manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "label"])
+    manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "tick", "label"])
     splits = assign_splits(manifest["actor"].tolist(), cfg.split)
     manifest["split"] = manifest["actor"].map(splits)
     check_classes(manifest)
@@ -194,7 +200,9 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
                           for split, c in counts.items())
     skipped = (f"; skipped {skips.total} bad frame(s) in {len(skips.files)} file(s), listed in "
                f"{out_dir / 'counts.json'}" if skips.total else "")
-    return f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height}: {per_split}{skipped}"
+    n_context = int((dataset.manifest["label"] == "").sum())
+    return (f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height} ({n_context} unlabelled, kept as "
+            f"context); labelled: {per_split}{skipped}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
 The champion is the best finished run of the experiment by `package.metric` (a validation
 metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
 (frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
-and models/package/ gets model.keras, model.tflite, labels.json, play.json, play.py and a model
+and models/package/ gets embedder.* and head.* (Keras and TFLite), labels.json, play.json, play.py and a model
 card. After a sweep, `dvc repro --force --single-item package` re-chooses (DVC cannot see new MLflow runs).
 """
 
@@ -27,7 +27,7 @@ from kombat.storage import atomic_dir, file_digest, read_dataset
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
 PLAYER_FILES = ("play.py", "frames.py", "lite.py")
-CHECK_FRAMES = 48  # test frames on which Keras and TFLite must agree
+CHECK_FRAMES = 48  # consecutive test ticks on which Keras and TFLite must agree
 
 
 @dataclass(frozen=True)
@@ -74,19 +74,21 @@ def load_champion(champion: Candidate) -> tuple[KombatConfig, object]:
         return run_cfg, keras.models.load_model(head_path)
 
 
-def sample_test_frames(frames_dir: Path, count: int) -> np.ndarray:
-    """Test-split frames spread over the split (uint8 RGB), for the Keras/TFLite agreement check."""
+def test_clip_frames(frames_dir: Path, count: int) -> np.ndarray:
+    """The first `count` ticks of the first test clip (uint8 RGB, consecutive), to check the exported
+    models on as play runs them: the warm-up of the ring buffers included."""
     dataset = read_dataset(frames_dir, mmap=True)
-    rows = np.flatnonzero((dataset.manifest["split"] == "test").to_numpy())
-    if not len(rows):
+    test = dataset.manifest.index[dataset.manifest["split"] == "test"]
+    if not len(test):
         raise DataError(f"{frames_dir}: no test frames to check the exported model on")
-    return np.asarray(dataset.images[rows[np.linspace(0, len(rows) - 1, min(count, len(rows))).astype(int)]])
+    clip = dataset.manifest.index[dataset.manifest["source"] == dataset.manifest.loc[test[0], "source"]]
+    return np.asarray(dataset.images[clip[:count].to_numpy()])
 
 
-def log_and_register(cfg: KombatConfig, champion: Candidate, model, frames: np.ndarray, probabilities: np.ndarray,
+def log_and_register(cfg: KombatConfig, champion: Candidate, frames: np.ndarray, probabilities: np.ndarray,
                      package_dir: Path) -> str:
-    """Log the play model and the package into the champion's run, register it, point the alias at it."""
-    import keras
+    """Log the package into the champion's run as an MLflow model that plays a clip (mlflow_model.py),
+    register it, point the alias at it."""
     import mlflow
     import tensorflow as tf
     from mlflow.models import infer_signature
@@ -97,9 +99,10 @@ def log_and_register(cfg: KombatConfig, champion: Candidate, model, frames: np.n
         version = max(existing, key=lambda v: int(v.version)).version
     else:
         with tracking.run_context(cfg, run_id=champion.run_id):
-            info = mlflow.keras.log_model(
-                model, name="play_model", signature=infer_signature(frames[:2], probabilities[:2]),
-                pip_requirements=[f"tensorflow-cpu=={tf.__version__}", f"keras=={keras.__version__}"])
+            info = mlflow.pyfunc.log_model(
+                name="play_model", python_model=str(KOMBAT_DIR / "mlflow_model.py"),
+                artifacts={"package": str(package_dir)}, signature=infer_signature(frames[:2], probabilities[:2]),
+                pip_requirements=[f"tensorflow-cpu=={tf.__version__}", "opencv-python", f"mlflow=={mlflow.__version__}"])
             mlflow.log_artifacts(str(package_dir), "package")
         version = mlflow.register_model(info.model_uri, cfg.package.model_name).version
     client.set_registered_model_alias(cfg.package.model_name, cfg.package.alias, version)
@@ -118,8 +121,10 @@ def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: Candidate, n_
     commit = tracking.git_commit()
     return f"""# kombat body controller: `{cfg.package.model_name}@{cfg.package.alias}` (version {version})
 
-A webcam frame in, {' / '.join(classes)} probabilities out: MobileNet v1 (ImageNet) up to
-`{run_cfg.embed.layer}`, global average pooling, and a dense head trained by kombat.
+A webcam frame in every {1 / run_cfg.extract.fps:g} s, {' / '.join(classes)} probabilities out: the
+{' and '.join(run_cfg.embed.input_parts)} image of each tick through {run_cfg.backbone.name} ({run_cfg.backbone.weights}) up to
+`{run_cfg.embed.layer}`, global average pooling, and a `{run_cfg.head.name}` head over the last
+{run_cfg.head.window} tick(s), trained by kombat.
 
 - **MLflow run**: `{champion.run_id}` ("{champion.name}", a {champion.kind} run), experiment `{cfg.mlflow.experiment}`
 - **Chosen by**: highest `{cfg.package.metric}` = {champion.metric:.4f} among {n_candidates} finished runs on the
@@ -145,9 +150,10 @@ accuracy {scores['accuracy']:.3f}, balanced accuracy {scores['balanced_accuracy'
 ![confusion matrix](confusion_matrix.png)
 
 ## Files
-- `model.keras`: the end-to-end Keras model, uint8 RGB frames (N, {run_cfg.extract.height}, {run_cfg.extract.width}, 3) -> probabilities.
-- `model.tflite`: the same model for fast CPU play. On {n_check} test frames the largest difference between the
-  two was {max_diff:.2e} (allowed: {cfg.package.tolerance:g}).
+- `embedder.keras`: uint8 RGB images (N, {run_cfg.extract.height}, {run_cfg.extract.width}, 3) -> pooled embeddings;
+  `head.keras`: (N, {run_cfg.head.window}, embedding size) -> probabilities. play.py runs them tick by tick.
+- `embedder.tflite`, `head.tflite`: the same for fast CPU play. Played tick by tick over {n_check} consecutive test
+  frames, the largest difference between the two was {max_diff:.2e} (allowed: {cfg.package.tolerance:g}).
 - `labels.json` (output order, frame size), `play.json` (thresholds, cooldown, keys; edit freely), `play.py`
   with `frames.py` (the training frames' preprocessing) and `lite.py` (the TFLite runner).
 
@@ -164,9 +170,22 @@ At git commit `{commit}`: `dvc repro` (this run's params are in its MLflow run, 
 """
 
 
+def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models: dict[str, tuple[object, bytes]],
+                  labels: dict) -> None:
+    """The playable folder: both models in Keras and TFLite, labels.json, play.json and the player's files."""
+    for name, (keras_model, flatbuffer) in models.items():
+        keras_model.save(folder / f"{name}.keras")
+        (folder / f"{name}.tflite").write_bytes(flatbuffer)
+    (folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
+    settings = {"nothing_class": run_cfg.task_spec.nothing, **schema.to_dict(cfg)["play"]}
+    (folder / "play.json").write_text(json.dumps(settings, indent=2) + "\n")
+    for name in PLAYER_FILES:
+        shutil.copyfile(KOMBAT_DIR / name, folder / name)
+
+
 def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path) -> str:
-    from kombat.export import end_to_end_model, to_tflite
-    from kombat.lite import LiteModel
+    from kombat.export import embedder_model, head_model, to_tflite
+    from kombat.play import load_model
 
     fingerprint = file_digest(embeddings_dir / "manifest.csv")
     candidates = find_candidates(cfg, fingerprint)
@@ -177,32 +196,26 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     scores = training.score_splits(head, test, run_cfg)
     matrix = confusion(test["test"].y, training.predict_classes(head, test["test"], run_cfg), len(run_cfg.classes))
 
-    frames = sample_test_frames(frames_dir, CHECK_FRAMES)
-    model = end_to_end_model(run_cfg, head, frames.shape[1:])
-    flatbuffer = to_tflite(model)
-    expected = np.asarray(model.predict(frames, verbose=0))
-    lite = LiteModel(model_content=flatbuffer)
-    max_diff = float(np.abs(np.stack([lite(frame) for frame in frames]) - expected).max())
-    if max_diff > cfg.package.tolerance:
-        raise KombatError(f"TFLite export differs from Keras by {max_diff:.2e} > package.tolerance "
-                          f"{cfg.package.tolerance:g}; not packaged")
-
+    frames = test_clip_frames(frames_dir, CHECK_FRAMES)
+    embedder, play_head = embedder_model(run_cfg, frames.shape[1:]), head_model(run_cfg, head)
+    models = {"embedder": (embedder, to_tflite(embedder)), "head": (play_head, to_tflite(play_head))}
+    labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
+              "inputs": list(run_cfg.embed.input_parts), "window": run_cfg.head.window,
+              "motion_gap": run_cfg.embed.motion_gap, "motion_gain": run_cfg.embed.motion_gain,
+              "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}"}
     with tempfile.TemporaryDirectory() as staging:
         staged = Path(staging)
-        model.save(staged / "model.keras")
-        (staged / "model.tflite").write_bytes(flatbuffer)
-        version = log_and_register(cfg, champion, model, frames, expected, staged)
+        write_package(staged, cfg, run_cfg, models, labels)
+        # The check runs the players play.py runs, tick by tick: Keras (the reference) against TFLite.
+        played = {backend: load_model(staged, backend, labels) for backend in ("keras", "tflite")}
+        expected = np.stack([played["keras"](frame) for frame in frames])
+        max_diff = float(np.abs(np.stack([played["tflite"](frame) for frame in frames]) - expected).max())
+        if max_diff > cfg.package.tolerance:
+            raise KombatError(f"TFLite export differs from Keras by {max_diff:.2e} > package.tolerance "
+                              f"{cfg.package.tolerance:g}; not packaged")
+        version = log_and_register(cfg, champion, frames, expected, staged)
     with atomic_dir(out_dir) as tmp:
-        model.save(tmp / "model.keras")
-        (tmp / "model.tflite").write_bytes(flatbuffer)
-        (tmp / "labels.json").write_text(json.dumps({
-            "classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
-            "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}",
-            "version": version}, indent=2) + "\n")
-        settings = {"nothing_class": run_cfg.task_spec.nothing, **schema.to_dict(cfg)["play"]}
-        (tmp / "play.json").write_text(json.dumps(settings, indent=2) + "\n")
-        for name in PLAYER_FILES:
-            shutil.copyfile(KOMBAT_DIR / name, tmp / name)
+        write_package(tmp, cfg, run_cfg, models, {**labels, "version": version})
         confusion_png(matrix, run_cfg.classes, f"champion, test macro-F1 {scores['macro_f1']:.3f}",
                       tmp / "confusion_matrix.png")
         (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,

@@ -1,0 +1,63 @@
+"""The raw format: annotations parsed with the row named on error, written back, and videos written."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from kombat.errors import DataError
+from kombat.recordings import parse_annotations, write_annotations, write_video
+
+
+def table(rows, columns=("video", "start", "end", "label", "actor")):
+    return pd.DataFrame(rows, columns=list(columns))
+
+
+def test_parse_annotations_accepts_and_defaults_actor_to_video():
+    rows = parse_annotations(table([("a.mp4", 0, 1, "punch"), ("a.mp4", 1, 2.5, "other")], ("video", "start", "end", "label")), "ann.csv")
+    assert rows["actor"].tolist() == ["a", "a"]
+    assert rows["end"].tolist() == [1.0, 2.5]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([("a.mp4", 0, 1, "jump", "x")], "unknown label 'jump'"),
+        ([("a.mp4", 2, 1, "kick", "x")], "empty or negative"),
+        ([("a.mp4", "soon", 1, "kick", "x")], "start 'soon' is not a number"),
+        ([("a.mp4", 0, 2, "kick", "x"), ("a.mp4", 1, 3, "punch", "x")], "overlap"),
+    ],
+)
+def test_parse_annotations_rejects_bad_rows(rows, message):
+    with pytest.raises(DataError, match=message) as error:
+        parse_annotations(table(rows), "ann.csv")
+    assert str(error.value).startswith("ann.csv")
+
+
+def test_parse_annotations_rejects_wrong_columns():
+    with pytest.raises(DataError, match=r"missing column\(s\) \['label'\]"):
+        parse_annotations(pd.DataFrame({"video": ["a"], "start": [0], "end": [1]}), "ann.csv")
+    with pytest.raises(DataError, match="unknown column"):
+        parse_annotations(table([("a.mp4", 0, 1, "kick", "x", 3)], ("video", "start", "end", "label", "actor", "mood")), "a.csv")
+
+
+
+def test_written_annotations_parse_back(tmp_path):
+    rows = [{"video": "videos/a.mp4", "start": 0.5, "end": 1.0, "label": "punch", "actor": "ann"},
+            {"video": "videos/a.mp4", "start": 1.0, "end": 3.0, "label": "other", "actor": "ann"}]
+    write_annotations(tmp_path / "annotations.csv", rows)
+    parsed = parse_annotations(pd.read_csv(tmp_path / "annotations.csv"), "annotations.csv")
+    assert parsed[["video", "start", "end", "label", "actor"]].to_dict("records") == rows
+
+
+def test_written_video_reads_back(tmp_path):
+    frames = [np.full((36, 64, 3), 40 * i, np.uint8) for i in range(5)]
+    write_video(tmp_path / "v.mp4", frames, 10)
+    capture = cv2.VideoCapture(str(tmp_path / "v.mp4"))
+    read = []
+    while (ok := capture.read())[0]:
+        read.append(ok[1])
+    assert len(read) == 5 and read[0].shape == (36, 64, 3)
+    assert abs(int(read[3].mean()) - 120) < 8  # the frames, not noise

@@ -73,11 +73,33 @@ def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def write_annotations(path: Path, rows: list[dict]) -> pd.DataFrame:
-    """Write annotation rows (video, start, end, label, actor) as annotations.csv, atomically."""
+def read_annotations(csv_path: Path) -> pd.DataFrame:
+    """Read and validate an annotations.csv (see parse_annotations); one-line DataError otherwise."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise DataError(f"{csv_path}: annotations not found (expected video,start,end,label[,actor])")
+    try:
+        table = pd.read_csv(csv_path, dtype={"video": str, "label": str, "actor": str}, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{csv_path}: cannot parse: {str(exc).splitlines()[0]}") from None
+    return parse_annotations(table, str(csv_path))
+
+
+def write_annotations(path: Path, rows: list[dict] | pd.DataFrame) -> pd.DataFrame:
+    """Write annotation rows (video, start, end, label, actor) as annotations.csv, atomically:
+    a reader sees the old file or the new one, never half of one."""
     table = pd.DataFrame(rows, columns=[*ANNOTATION_COLUMNS, "actor"])
     atomic_write_text(Path(path), table.to_csv(index=False))
     return table
+
+
+def append_annotations(path: Path, rows: list[dict]) -> pd.DataFrame:
+    """Add rows to annotations.csv (created if missing), validated as a whole before anything is written."""
+    path = Path(path)
+    old = read_annotations(path) if path.is_file() else pd.DataFrame(columns=[*ANNOTATION_COLUMNS, "actor"])
+    table = pd.concat([old, pd.DataFrame(rows)], ignore_index=True)[[*ANNOTATION_COLUMNS, "actor"]]
+    parse_annotations(table, str(path))
+    return write_annotations(path, table)
 
 
 def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:

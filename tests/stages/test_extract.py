@@ -16,7 +16,7 @@ from kombat.errors import DataError
 from kombat.stages import extract
 from kombat.storage import read_dataset
 
-from ..conftest import ROOT, drawn_frame
+from ..conftest import ROOT, drawn_frame, overstate_frame_count, write_video
 
 
 def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_path):
@@ -166,6 +166,30 @@ def test_damaged_stream_is_skipped_and_counted_or_stops_in_strict_mode(cfg, vide
     assert (frames.actor == "ann").sum() + entry["frames"] == 29  # every wanted frame is kept or counted
     with pytest.raises(DataError, match=r"ann\.mp4: stream ends after frame \d+ of 60 .*extract.strict"):
         _run(strict(cfg), video_raw_dir, tmp_path)
+
+
+def test_a_container_count_that_overstates_the_stream_is_not_damage(cfg, video_raw_dir, tmp_path):
+    # An AVI that promises 2 frames more than it holds, with its last segment annotated to the
+    # promised end: the stream is whole, the segment is clipped to the last frame, nothing is
+    # skipped, and strict mode runs too.
+    (video_raw_dir / "videos" / "bob.mp4").unlink()
+    avi = video_raw_dir / "videos" / "bob.avi"
+    write_video(avi, ["punch", "kick", "other"])
+    overstate_frame_count(avi, 2)
+    capture = cv2.VideoCapture(str(avi))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 62
+    capture.release()
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text(csv.read_text().replace("videos/bob.mp4", "videos/bob.avi").replace("2.0,2.9,other,bob", "2.0,3.1,other,bob"))
+    for config in (cfg, strict(cfg)):
+        summary = extract.run(config, video_raw_dir, tmp_path / "frames")
+        counts = json.loads((tmp_path / "frames" / "counts.json").read_text())
+        assert counts["skipped"] == {} and counts["clipped"] == {"videos/bob.avi": 1}
+        assert "skipped" not in summary and "clipped to the last frame" in summary
+        m = read_dataset(tmp_path / "frames").manifest
+        bob = m[m.actor == "bob"]
+        assert bob.label.value_counts().to_dict() == {"punch": 10, "kick": 10, "other": 10}  # ticks 2.0..2.9 s
+        assert bob.time.max() == pytest.approx(2.9)
 
 
 def test_a_class_with_no_frames_is_named(cfg, video_raw_dir, tmp_path):

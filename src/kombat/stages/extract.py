@@ -8,13 +8,16 @@ of the frames after them. The manifest says each frame's clip (`source`) and `ti
 
 One bad frame among thousands does not stop the run: an image that cannot be decoded, a frame a
 video cannot decode, or frames missing from a truncated video are skipped, counted and reported
-(`counts.json`, and the summary line); `extract.strict: true` stops at the first instead. A file
+(`counts.json`, and the summary line); `extract.strict: true` stops at the first instead. A
+container's frame count is an estimate: a stream that ends within a few frames of it is whole, and
+segments past its last frame are clipped to it (reported, never counted as damage). A file
 that is not media at all, a video named in the annotations that is missing or has no frames, bad
 annotations, and a class missing from a split stop the run.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -26,11 +29,12 @@ from kombat.cli import stage_main
 from kombat.data import assign_splits, class_counts, label_at, sample_frames
 from kombat.errors import DataError
 from kombat.frames import to_model_frame
-from kombat.recordings import parse_annotations
+from kombat.recordings import read_annotations
 from kombat.schema import DataFormat, KombatConfig
 from kombat.storage import Dataset, atomic_dir, write_dataset, write_json
 from kombat.tasks import LABELS
 
+COUNT_SLACK_FRAMES, COUNT_SLACK_SHARE = 3, 0.01  # see count_slack
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
@@ -39,6 +43,7 @@ class Skips:
 
     def __init__(self, strict: bool) -> None:
         self.strict, self.files = strict, {}
+        self.clipped: dict[str, int] = {}  # video -> labelled ticks past its stream's end (not damage)
 
     def add(self, path: Path, frames: int, reason: str) -> None:
         if frames <= 0:
@@ -53,10 +58,18 @@ class Skips:
         return sum(entry["frames"] for entry in self.files.values())
 
 
+def count_slack(n_frames: int) -> int:
+    """How many frames a container's count may overstate its stream by: it is an estimate (AVI and
+    many webcam MP4s promise a frame or two more than they hold), so a stream that ends this close
+    to the promised count is whole. One that ends earlier lost its tail (truncated or damaged)."""
+    return max(COUNT_SLACK_FRAMES, math.ceil(COUNT_SLACK_SHARE * n_frames))
+
+
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
-                      skips: Skips) -> tuple[list[np.ndarray], list[dict]]:
+                      skips: Skips) -> tuple[list[np.ndarray], list[dict], int]:
     """Frames of one video sampled at extract.fps, up to the last one inside a segment, with their tick
-    and label ('' outside every segment)."""
+    and label ('' outside every segment), and how many labelled ticks were clipped because the stream
+    ends (within the container's estimate) before the segments do."""
     if not path.is_file():
         raise DataError(f"{path}: video named in the annotations does not exist")
     capture = cv2.VideoCapture(str(path))
@@ -78,7 +91,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
         index, undecodable = 0, 0
         while index <= max(labelled, default=-1):
             if not capture.grab():
-                break  # truncated: the container promised more frames than it holds
+                break  # the stream ends before the container's frame count
             if index in wanted:
                 ok, frame = capture.retrieve()
                 tick, t, label = wanted[index]
@@ -91,27 +104,25 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
         if index == 0 and labelled:
             raise DataError(f"{path}: no frame could be decoded")
         skips.add(path, undecodable, "frames that cannot be decoded")
-        skips.add(path, sum(1 for i in labelled if i >= index), f"stream ends after frame {index} of {n_frames} (truncated or damaged)")
-        return frames, rows
+        beyond = sum(1 for i in labelled if i >= index)
+        if index > max(labelled, default=-1) or n_frames - index <= count_slack(n_frames):
+            return frames, rows, beyond  # whole: segments past the last frame are clipped to it
+        skips.add(path, beyond, f"stream ends after frame {index} of {n_frames} (truncated or damaged)")
+        return frames, rows, 0
     finally:
         capture.release()
 
 
 def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
-    csv_path = raw_dir / cfg.data.annotations
-    if not csv_path.is_file():
-        raise DataError(f"{csv_path}: annotations not found (expected video,start,end,label[,actor])")
-    try:
-        table = pd.read_csv(csv_path, dtype={"video": str, "label": str, "actor": str}, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DataError(f"{csv_path}: cannot parse: {str(exc).splitlines()[0]}") from None
-    annotations = parse_annotations(table, str(csv_path))
+    annotations = read_annotations(raw_dir / cfg.data.annotations)
     images, rows = [], []
     for video, segments in tqdm(annotations.groupby("video", sort=True), desc="extract", unit="video"):
-        frames, frame_rows = read_video_frames(raw_dir / video, segments, cfg, skips)
+        frames, frame_rows, clipped = read_video_frames(raw_dir / video, segments, cfg, skips)
         actor = str(segments["actor"].iloc[0])
         images += frames
         rows += [{"source": video, "actor": actor, **row} for row in frame_rows]
+        if clipped:
+            skips.clipped[video] = clipped
     return _dataset(images, rows, cfg)
 
 
@@ -195,11 +206,15 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
     actors = dataset.manifest.groupby("split")["actor"].unique().map(sorted).to_dict()
     with atomic_dir(out_dir) as tmp:
         write_dataset(tmp, dataset)
-        write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "skipped": skips.files})
+        write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "skipped": skips.files,
+                                         "clipped": skips.clipped})
     per_split = "; ".join(f"{split} {sum(c.values())} ({', '.join(f'{k} {v}' for k, v in c.items())})"
                           for split, c in counts.items())
     skipped = (f"; skipped {skips.total} bad frame(s) in {len(skips.files)} file(s), listed in "
                f"{out_dir / 'counts.json'}" if skips.total else "")
+    if skips.clipped:
+        skipped += (f"; {len(skips.clipped)} video(s) end a few frames before their container's count: segments "
+                    f"clipped to the last frame")
     n_context = int((dataset.manifest["label"] == "").sum())
     return (f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height} ({n_context} unlabelled, kept as "
             f"context); labelled: {per_split}{skipped}")

@@ -16,7 +16,7 @@ export KERAS_HOME := $(abspath .cache/keras)
 endif
 endif
 
-.PHONY: setup system-deps demo test test-all ui params keras-cache clean-outputs play bench
+.PHONY: setup system-deps demo test test-all ui params keras-cache clean-outputs play bench record label
 
 setup: $(VENV)/.installed keras-cache
 
@@ -34,13 +34,13 @@ ifeq ($(KERAS_HOME),$(abspath .cache/keras))
 endif
 endif
 
-system-deps:  ## Xvfb for the key-press tests (apt-get as root or with sudo; elsewhere those tests are skipped)
-	@command -v Xvfb >/dev/null || { \
+system-deps:  ## Xvfb and xdotool for the window and key-press tests (apt-get as root or with sudo; elsewhere those tests are skipped)
+	@command -v Xvfb >/dev/null && command -v xdotool >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
 	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
-	    $$SUDO apt-get install -y -q xvfb >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q xvfb >/dev/null; } || \
-	    echo "note: could not install Xvfb, so the key-press tests will be skipped"; \
-	  else echo "note: Xvfb is missing, so the key-press tests will be skipped (apt-get install xvfb)"; fi; }
+	    $$SUDO apt-get install -y -q xvfb xdotool >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q xvfb xdotool >/dev/null; } || \
+	    echo "note: could not install Xvfb and xdotool, so the window and key-press tests will be skipped"; \
+	  else echo "note: Xvfb or xdotool is missing, so the window and key-press tests will be skipped (apt-get install xvfb xdotool)"; fi; }
 
 params: setup  ## compose conf/ into params.yaml (add overrides: make params O="head.units=256")
 	python -m kombat.compose $(O)
@@ -58,6 +58,12 @@ test-all: setup system-deps  ## every test, the slow ones too
 
 play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
 	cd models/package && python play.py $(A)
+
+record: setup  ## record your moves with webcam 0: make record ACTOR=alice (then compose data=videos)
+	python -m kombat.record --actor $(ACTOR) $(A)
+
+label: setup  ## review a video's segments: make label VIDEO=data/raw/videos/alice_..._take1.mp4
+	python -m kombat.label $(VIDEO) $(A)
 
 bench: setup  ## benchmarks of HEAD in a fresh clone (about 9 minutes): bench/results.json and a table
 	python bench/run.py

@@ -6,6 +6,7 @@ import dataclasses
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -50,12 +51,22 @@ def drawn_frame(label: str, seed: int, size=(160, 90)) -> np.ndarray:
 
 
 def write_video(path: Path, labels: list[str], fps: int = 20, seconds_each: float = 1.0) -> None:
-    """A real mp4 whose consecutive seconds show `labels`."""
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (160, 90))
+    """A real video (mp4v in .mp4, MJPG in .avi) whose consecutive seconds show `labels`."""
+    codec = "MJPG" if path.suffix == ".avi" else "mp4v"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), fps, (160, 90))
     for i, label in enumerate(labels):
         for k in range(int(fps * seconds_each)):
             writer.write(drawn_frame(label, seed=i * 100 + k))
     writer.release()
+
+
+def overstate_frame_count(avi: Path, extra: int) -> None:
+    """Make an AVI's stream header promise `extra` frames more than it holds, as many cameras' AVIs do
+    (the strh chunk's dwLength, which OpenCV reports as the frame count)."""
+    data = bytearray(avi.read_bytes())
+    at = data.find(b"strh") + 8 + 32  # fccType, fccHandler, flags, priority+language, initial frames, scale, rate, start
+    struct.pack_into("<I", data, at, struct.unpack_from("<I", data, at)[0] + extra)
+    avi.write_bytes(bytes(data))
 
 
 @pytest.fixture
@@ -134,3 +145,58 @@ def built_project(tmp_path_factory) -> BuiltProject:
     shutil.copytree(project / "models/package", package)
     return BuiltProject(project, ran, package, (project / "dvc.lock").read_text(),
                         (project / "metrics/evaluate.json").read_text())
+
+
+@pytest.fixture
+def x_display():
+    """A private Xvfb server; yields its DISPLAY."""
+    if not shutil.which("Xvfb"):
+        pytest.skip("Xvfb not installed (apt-get install xvfb; .ci/run installs it)")
+    read_fd, write_fd = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
+                              pass_fds=[write_fd], stderr=subprocess.DEVNULL)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        number = pipe.readline().strip()
+    try:
+        yield f":{number}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def screenshot(display: str) -> np.ndarray:
+    """The whole X screen as a BGR image (what a person would see)."""
+    from Xlib import X
+    from Xlib import display as xdisplay
+
+    connection = xdisplay.Display(display)
+    try:
+        root = connection.screen().root
+        geometry = root.get_geometry()
+        raw = root.get_image(0, 0, geometry.width, geometry.height, X.ZPixmap, 0xFFFFFFFF)
+        return np.frombuffer(raw.data, np.uint8).reshape(geometry.height, geometry.width, 4)[..., :3].copy()
+    finally:
+        connection.close()
+
+
+def xdotool(display: str, *args: str) -> str:
+    out = subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, capture_output=True, text=True,
+                         timeout=30)
+    return out.stdout
+
+
+def focus_window(display: str, name: str, timeout: float = 60.0) -> str:
+    """Wait for a window titled `name` to appear and give it the keyboard (there is no window manager)."""
+    import time
+
+    if not shutil.which("xdotool"):
+        pytest.skip("xdotool not installed (apt-get install xdotool; make system-deps installs it)")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = xdotool(display, "search", "--name", name).split()
+        if found:
+            xdotool(display, "windowfocus", "--sync", found[0])
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no window {name!r} appeared on {display}")

@@ -115,24 +115,6 @@ def test_a_missing_model_is_a_one_line_error(built_project, tmp_path):
     assert out.returncode == 2 and "embedder.tflite: model not found" in out.stderr.strip().splitlines()[-1]
 
 
-@pytest.fixture
-def x_display():
-    """A private Xvfb server; yields its DISPLAY."""
-    if not shutil.which("Xvfb"):
-        pytest.skip("Xvfb not installed (apt-get install xvfb; .ci/run installs it)")
-    read_fd, write_fd = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "320x240x24", "-nolisten", "tcp"],
-                              pass_fds=[write_fd], stderr=subprocess.DEVNULL)
-    os.close(write_fd)
-    with os.fdopen(read_fd) as pipe:
-        number = pipe.readline().strip()
-    try:
-        yield f":{number}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
 def test_actions_arrive_as_key_presses_in_an_x_client(built_project, heldout, x_display):
     env = {**project_env(), "DISPLAY": x_display}
     recorder = subprocess.Popen([sys.executable, str(RECORDER)], env=env, stdout=subprocess.PIPE, text=True)

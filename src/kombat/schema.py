@@ -159,6 +159,24 @@ class PlayConfig:
 
 
 @dataclass
+class RecordConfig:
+    """The recorder's plan (python -m kombat.record): takes of shuffled prompts, labelled from the prompt times."""
+
+    takes: int = 3  # one video per take
+    punches: int = 4  # "PUNCH!" prompts per take
+    kicks: int = 4  # "KICK!" prompts per take
+    free_moves: int = 3  # "move freely" stretches per take: the `other` class, hard negatives included
+    countdown_s: float = 3.0  # "get ready", then 3-2-1, unlabelled
+    strike_s: float = 1.5  # how long a strike prompt shows
+    guard_s: float = 1.0  # "guard" after each strike: back to the stance (labelled other)
+    free_s: float = 4.0  # how long a "move freely" stretch lasts
+    margin_s: float = 0.3  # left unlabelled at both ends of every prompt: people react late and recover slowly
+    fps: float = 30.0  # frames per second of the recorded videos (a camera's frames are repeated or dropped to it)
+    seed: int = 0  # the order of prompts in take k is drawn from seed + k
+    hints: list[str] = field(default_factory=lambda: ["step", "turn", "wave", "reach", "raise a knee", "stretch"])
+
+
+@dataclass
 class KombatConfig:
     data: DataConfig = field(default_factory=DataConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
@@ -173,6 +191,7 @@ class KombatConfig:
     mlflow: MlflowConfig = field(default_factory=MlflowConfig)
     package: PackageConfig = field(default_factory=PackageConfig)
     play: PlayConfig = field(default_factory=PlayConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -250,6 +269,17 @@ def _check(cfg: KombatConfig) -> None:
     if cfg.play.interval_s <= 0 or cfg.play.cooldown_s < 0:
         raise ConfigError(f"play.interval_s must be > 0 and play.cooldown_s >= 0, got {cfg.play.interval_s}, "
                           f"{cfg.play.cooldown_s}")
+    record_positive = {"takes": cfg.record.takes, "strike_s": cfg.record.strike_s, "free_s": cfg.record.free_s,
+                       "fps": cfg.record.fps}
+    for key, value in record_positive.items():
+        if value <= 0:
+            raise ConfigError(f"record.{key} must be > 0, got {value}")
+    for key in ("punches", "kicks", "free_moves", "countdown_s", "guard_s", "margin_s"):
+        if getattr(cfg.record, key) < 0:
+            raise ConfigError(f"record.{key} must be >= 0, got {getattr(cfg.record, key)}")
+    if 2 * cfg.record.margin_s >= min(cfg.record.strike_s, cfg.record.free_s):
+        raise ConfigError(f"record.margin_s ({cfg.record.margin_s}) leaves nothing of a prompt to label: it must be "
+                          f"under half of record.strike_s and record.free_s")
     unknown = set(cfg.balance.splits) - {"train", "val", "test"}
     if unknown:
         raise ConfigError(f"balance.splits has unknown split(s) {sorted(unknown)}")

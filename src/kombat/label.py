@@ -1,0 +1,272 @@
+"""Label: review and fix the segments of one video, or label a video filmed elsewhere from scratch.
+
+    python -m kombat.label data/raw/videos/alice_20261125-101500_take1.mp4
+    python -m kombat.label clip.avi --annotations data/raw/annotations.csv --actor bob
+
+The video plays with its segments drawn as a timeline. Keys:
+  space play/pause      , .  or Left Right: one frame      j l: one second
+  Tab: next segment (the playhead jumps to it)        p k o: label the selected segment punch/kick/other;
+  with the playhead outside every segment, p k o start a new one there (0.5 s)
+  [ ]: the selected segment starts / ends at the playhead      x or Delete: delete it
+  s: save (checked by the parser extract uses: known labels, no overlaps, inside the video)
+  q or Esc: quit (press twice to drop unsaved changes)
+The video's key in the CSV is its path relative to the CSV's folder (videos/NAME.mp4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from kombat import screen
+from kombat.errors import DataError, KombatError
+from kombat.recordings import ANNOTATION_COLUMNS, parse_annotations, read_annotations, write_annotations
+from kombat.tasks import LABELS
+
+NEW_SEGMENT_S = 0.5
+LABEL_KEYS = {ord("p"): "punch", ord("k"): "kick", ord("o"): "other"}
+# Segments may end this far past the last frame: the same tolerance as extract (a container's duration is an estimate).
+END_TOLERANCE_S = 0.5
+
+
+@dataclass
+class Editor:
+    """The segments of one video and the selection: pure editing, no window, no files."""
+
+    duration: float
+    segments: list[list] = field(default_factory=list)  # [start, end, label], kept sorted by start
+    selected: int | None = None
+    dirty: bool = False
+
+    def at(self, t: float) -> int | None:
+        return next((i for i, (start, end, _) in enumerate(self.segments) if start <= t < end), None)
+
+    def follow(self, t: float) -> None:
+        """The playhead entering a segment selects it."""
+        hit = self.at(t)
+        if hit is not None:
+            self.selected = hit
+
+    def next(self) -> float | None:
+        """Select the next segment; returns its start (where the playhead goes)."""
+        if not self.segments:
+            return None
+        self.selected = 0 if self.selected is None else (self.selected + 1) % len(self.segments)
+        return self.segments[self.selected][0]
+
+    def label(self, t: float, label: str) -> str:
+        """Relabel the segment under the playhead, or start a new one at t."""
+        hit = self.at(t)
+        if hit is None:
+            end = min(t + NEW_SEGMENT_S, self.duration)
+            following = [start for start, _, _ in self.segments if start > t]
+            end = min([end, *following])
+            if end <= t:
+                return "no room for a segment here"
+            self.segments.append([round(t, 3), round(end, 3), label])
+            self._sort(select=self.segments[-1])
+            return f"new {label} segment at {t:.2f} s"
+        self.segments[hit][2], self.selected, self.dirty = label, hit, True
+        return f"segment {hit + 1} is {label}"
+
+    def set_start(self, t: float) -> str:
+        return self._set(0, t)
+
+    def set_end(self, t: float) -> str:
+        return self._set(1, t)
+
+    def _set(self, which: int, t: float) -> str:
+        if self.selected is None:
+            return "select a segment first (Tab, or move the playhead into one)"
+        segment = self.segments[self.selected]
+        new = [*segment]
+        new[which] = round(t, 3)
+        if new[1] <= new[0]:
+            return "a segment must end after it starts"
+        segment[:] = new
+        self._sort(select=segment)
+        return f"segment {self.selected + 1}: {segment[0]:.2f}..{segment[1]:.2f} s"
+
+    def delete(self) -> str:
+        if self.selected is None:
+            return "select a segment first (Tab, or move the playhead into one)"
+        start, end, label = self.segments.pop(self.selected)
+        self.selected, self.dirty = None, True
+        return f"deleted {label} {start:.2f}..{end:.2f} s"
+
+    def _sort(self, select: list) -> None:
+        self.segments.sort(key=lambda s: (s[0], s[1]))
+        self.selected = next(i for i, s in enumerate(self.segments) if s is select)
+        self.dirty = True
+
+
+def annotations_for(video: Path, annotations: Path | None) -> tuple[Path, str]:
+    """The CSV (given, or the one in the folder above videos/) and the video's key in it."""
+    video = video.resolve()
+    csv_path = (annotations or video.parent.parent / "annotations.csv").resolve()
+    try:
+        key = video.relative_to(csv_path.parent).as_posix()
+    except ValueError:
+        raise DataError(f"{video}: not under {csv_path.parent}, the annotations' folder (its rows name videos "
+                        "relative to it)") from None
+    return csv_path, key
+
+
+def table_with(others: pd.DataFrame, key: str, actor: str, segments: list[list]) -> pd.DataFrame:
+    rows = [{"video": key, "start": s, "end": e, "label": lab, "actor": actor} for s, e, lab in segments]
+    return pd.concat([others, pd.DataFrame(rows, columns=[*ANNOTATION_COLUMNS, "actor"])], ignore_index=True)
+
+
+def check_inside(segments: list[list], duration: float, video: Path) -> None:
+    for start, end, label in segments:
+        if end > duration + END_TOLERANCE_S:
+            raise DataError(f"{video}: segment {start}..{end} s ({label}) ends after the video ({duration:.2f} s)")
+
+
+class Video:
+    """Frames of a video by index: sequential reads, a seek only when jumping."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise DataError(f"{path}: no such video file")
+        self.path, self.capture = path, cv2.VideoCapture(str(path))
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.n_frames = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if not self.capture.isOpened() or self.n_frames <= 0 or not self.fps or self.fps <= 0:
+            raise DataError(f"{path}: cannot be opened as a video (corrupt, not media, or no frames)")
+        self.position, self.last = -1, None
+        if self.frame(0) is None:
+            raise DataError(f"{path}: no frame can be decoded")
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.fps
+
+    def frame(self, index: int) -> np.ndarray | None:
+        if index == self.position:
+            return self.last
+        if index != self.position + 1:
+            self.capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = self.capture.read()
+        if not ok or frame is None:
+            if index > 0 and index < self.n_frames:
+                self.n_frames = index  # the container promised more frames than the stream holds
+            return self.last
+        self.position, self.last = index, frame
+        return frame
+
+
+def render(frame: np.ndarray, editor: Editor, t: float, index: int, n_frames: int, playing: bool,
+           message: str) -> np.ndarray:
+    """The labeller's window: the frame, the label under the playhead, the timeline and the status."""
+    hit = editor.at(t)
+    label = editor.segments[hit][2] if hit is not None else None
+    picture = screen.banner(screen.fit_width(frame), label or "(no label)", label, scale=1.0)
+    bar = screen.timeline(picture.shape[1], editor.duration, [tuple(s) for s in editor.segments], t, editor.selected)
+    status = np.zeros((84, picture.shape[1], 3), np.uint8)
+    selected = (f"selected {editor.selected + 1}/{len(editor.segments)}: {editor.segments[editor.selected][2]} "
+                f"{editor.segments[editor.selected][0]:.2f}..{editor.segments[editor.selected][1]:.2f} s"
+                if editor.selected is not None else f"{len(editor.segments)} segments")
+    screen.put_text(status, f"{t:6.2f} s  frame {index + 1}/{n_frames}  {'playing' if playing else 'paused'}   "
+                            f"{selected}{'   (unsaved)' if editor.dirty else ''}", (10, 22), 0.5)
+    screen.put_text(status, "space play  , . frame  j l second  Tab next  p k o label/new  [ ] start/end  "
+                            "x delete  s save  q quit", (10, 48), 0.42, (200, 200, 200))
+    screen.put_text(status, message, (10, 74), 0.5, (0, 255, 255))
+    return screen.stack(picture, bar, status)
+
+
+class Labeller:
+    def __init__(self, video: Video, csv_path: Path, key: str, actor: str | None) -> None:
+        self.video, self.csv_path, self.key = video, csv_path, key
+        table = read_annotations(csv_path) if csv_path.is_file() else pd.DataFrame(columns=[*ANNOTATION_COLUMNS, "actor"])
+        mine = table["video"] == key
+        self.others = table[~mine][[*ANNOTATION_COLUMNS, "actor"]].reset_index(drop=True)
+        own = table[mine].sort_values("start")
+        self.actor = actor or (str(own["actor"].iloc[0]) if len(own) else video.path.stem.split("_")[0])
+        self.editor = Editor(video.duration, [[float(r.start), float(r.end), str(r.label)] for r in own.itertuples()])
+
+    def save(self) -> str:
+        table = table_with(self.others, self.key, self.actor, self.editor.segments)
+        check_inside(self.editor.segments, self.video.duration, self.video.path)
+        parse_annotations(table, str(self.csv_path))
+        write_annotations(self.csv_path, table)
+        self.editor.dirty = False
+        return f"saved {len(self.editor.segments)} segments of {self.key} to {self.csv_path}"
+
+    def run(self) -> str:
+        index, playing, message, quit_armed = 0, False, f"{self.key}: {len(self.editor.segments)} segments", False
+        fps = self.video.fps
+        screen.open_window("kombat label")
+        while True:
+            frame = self.video.frame(index)
+            t = index / fps
+            self.editor.follow(t)
+            cv2.imshow("kombat label", render(frame, self.editor, t, index, self.video.n_frames, playing, message))
+            key = cv2.waitKeyEx(max(1, int(1000 / fps)) if playing else 40)
+            if playing:
+                index = min(index + 1, self.video.n_frames - 1)
+                playing = index < self.video.n_frames - 1
+            if key == -1:
+                continue
+            if key in (ord("q"), screen.KEY_ESC):
+                if self.editor.dirty and not quit_armed:
+                    message, quit_armed = "unsaved changes: s saves, q again quits without saving", True
+                    continue
+                break
+            quit_armed = False
+            step = {ord(","): -1, screen.KEY_LEFT: -1, ord("."): 1, screen.KEY_RIGHT: 1,
+                    ord("j"): -round(fps), ord("l"): round(fps)}.get(key)
+            if step is not None:
+                index, playing = min(max(index + step, 0), self.video.n_frames - 1), False
+            elif key == ord(" "):
+                playing = not playing
+            elif key == screen.KEY_TAB:
+                start = self.editor.next()
+                if start is not None:
+                    index = min(int(np.ceil(start * fps - 1e-6)), self.video.n_frames - 1)
+                    message = f"segment {self.editor.selected + 1} of {len(self.editor.segments)}"
+            elif key in LABEL_KEYS:
+                message = self.editor.label(t, LABEL_KEYS[key])
+            elif key == ord("["):
+                message = self.editor.set_start(t)
+            elif key == ord("]"):
+                message = self.editor.set_end(t)
+            elif key in (ord("x"), screen.KEY_DELETE):
+                message = self.editor.delete()
+            elif key == ord("s"):
+                try:
+                    message = self.save()
+                except KombatError as exc:
+                    message = f"not saved: {exc}"
+                print(message, flush=True)
+        cv2.destroyAllWindows()
+        return f"{self.key}: {len(self.editor.segments)} segments{' (unsaved changes dropped)' if self.editor.dirty else ''}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kombat.label", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("video", type=Path, help="the video to label (under the annotations' folder)")
+    parser.add_argument("--annotations", type=Path, help="the CSV (default: annotations.csv in the folder above the video's)")
+    parser.add_argument("--actor", help="actor of new segments (default: the video's rows, else its name up to '_')")
+    args = parser.parse_args(argv)
+    try:
+        csv_path, key = annotations_for(args.video, args.annotations)
+        video = Video(args.video)
+        labeller = Labeller(video, csv_path, key, args.actor)
+        summary = labeller.run()
+    except KombatError as exc:
+        print(f"kombat label: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

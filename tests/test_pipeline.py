@@ -6,10 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import cv2
 import pytest
 import yaml
 
-from .conftest import copy_project, needs_weights, project_env, repro
+from .conftest import copy_project, drawn_frame, needs_weights, overstate_frame_count, project_env, repro, write_video
 
 
 def set_param(project: Path, section: str, key: str, value) -> None:
@@ -46,6 +47,13 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     assert run.data.tags["mlflow.source.git.commit"] != "unknown"
     assert run.data.metrics["accuracy"] == pytest.approx(report["accuracy"])
     assert len(client.get_metric_history(run_id, "epoch_val_loss")) >= 1  # per-epoch curves
+    # What data made this model: one MLflow dataset per split, the data fingerprint as its digest.
+    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
+    assert sorted(inputs) == ["testing", "training", "validation"]
+    assert {d.digest for d in inputs.values()} == {run.data.params["data_fingerprint"]}
+    assert inputs["training"].name == "synthetic-train" and str(project / "data/synthetic") in inputs["training"].source
+    train_clips = json.loads(inputs["training"].profile)["num_rows"]
+    assert train_clips == len(json.loads((project / "data/frames/counts.json").read_text())["actors"]["train"]) * 1
 
     # The package: the only candidate so far is this run; the registry's alias points at it.
     version = client.get_model_version_by_alias("kombat", "champion")
@@ -75,3 +83,54 @@ def test_bad_params_stop_the_first_stage_with_one_line(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert out.returncode == 2 and len(lines) == 1
     assert lines[0].startswith("kombat train: error: params.yaml: key train.lr")
+
+
+# A user's own data, small: 3 actors (one per split), each class in each actor's clips.
+MOVES = ["other", "punch", "kick", "other", "kick", "punch"]
+
+
+def write_user_videos(raw: Path) -> None:
+    """OpenCV-written clips in two containers (AVI/MJPG and MP4/mp4v), one AVI whose header promises
+    2 frames more than it holds and whose last segment is annotated to that promised end."""
+    (raw / "videos").mkdir(parents=True)
+    rows = ["video,start,end,label,actor"]
+    for actor, suffix in (("ann", ".avi"), ("bob", ".mp4"), ("cy", ".avi")):
+        video = f"videos/{actor}_take1{suffix}"
+        write_video(raw / video, MOVES, fps=20)
+        rows += [f"{video},{i}.0,{i}.9,{label},{actor}" for i, label in enumerate(MOVES)]
+    overstate_frame_count(raw / "videos/cy_take1.avi", 2)
+    rows[-1] = "videos/cy_take1.avi,5.0,6.1,punch,cy"  # past the stream's last frame (6.0 s), within the promised 6.1 s
+    (raw / "annotations.csv").write_text("\n".join(rows) + "\n")
+
+
+def write_user_images(raw: Path) -> None:
+    for label in ("punch", "kick", "other"):
+        (raw / label).mkdir(parents=True)
+        for actor in ("ann", "bob", "cy"):
+            for i in range(6):
+                cv2.imwrite(str(raw / label / f"{actor}_{i:03d}.png"), drawn_frame(label, seed=hash((actor, i)) % 1000))
+
+
+@needs_weights
+@pytest.mark.parametrize("preset", ["videos", "folders"])
+def test_your_own_recordings_run_through_package_from_a_fresh_copy(tmp_path, preset):
+    # The README's path: put recordings under data/raw, compose the preset, dvc repro.
+    project = copy_project(tmp_path / "kombat")
+    if preset == "videos":
+        write_user_videos(project / "data/raw")
+    else:
+        write_user_images(project / "data/raw/images")
+    subprocess.run(["python", "-m", "kombat.compose", f"data={preset}", "augment.copies=1", "train.epochs=3"],
+                   cwd=project, env=project_env(), check=True, capture_output=True)
+    assert repro(project) == ["synth", "extract", "balance", "augment", "embed", "train", "evaluate", "package"]
+    counts = json.loads((project / "data/frames/counts.json").read_text())
+    assert counts["skipped"] == {}  # no good clip is called damaged
+    assert sorted(a for actors in counts["actors"].values() for a in actors) == ["ann", "bob", "cy"]
+    if preset == "videos":
+        assert counts["clipped"] == {"videos/cy_take1.avi": 1}
+        assert counts["counts"][next(s for s, a in counts["actors"].items() if a == ["cy"])]["punch"] == 19
+    package = project / "models/package"
+    assert {"play.py", "embedder.tflite", "head.tflite", "labels.json"} <= {p.name for p in package.iterdir()}
+    labels = json.loads((package / "labels.json").read_text())
+    assert labels["classes"] == ["punch", "kick", "other"]
+    assert (project / "data/synthetic/NOT_USED.txt").is_file()

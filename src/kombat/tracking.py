@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from kombat.errors import KombatError
 from kombat.schema import KombatConfig
 from kombat.storage import project_root
@@ -148,3 +150,32 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "data_source": cfg.data.source.value,
         "motion_gap": cfg.embed.motion_gap,
     }
+
+
+DATASET_CONTEXTS = {"train": "training", "val": "validation", "test": "testing"}
+
+
+def clip_table(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
+    """One row per clip of a split: its actor, augmented copies, frames, and target frames per class
+    (what the run trained or was scored on)."""
+    rows = manifest[manifest["split"] == split]
+    if "copy" not in rows:
+        rows = rows.assign(copy=0)
+    is_target = rows["target"].astype(bool) if "target" in rows else rows["label"] != ""
+    table = rows.groupby("source").agg(actor=("actor", "first"), copies=("copy", "nunique"), frames=("label", "size"))
+    per_class = rows[is_target].groupby(["source", "label"]).size().unstack(fill_value=0)
+    return table.join(per_class).fillna(0).reset_index().rename(columns={"source": "clip"})
+
+
+def log_data_inputs(cfg: KombatConfig, manifest: pd.DataFrame, fingerprint: str) -> None:
+    """Log each split as an MLflow dataset input: its clips and actors, the raw data folder as its
+    source and the data fingerprint as its digest, so a run's page says what it trained and was scored on."""
+    import mlflow
+
+    source = str((project_root() / cfg.data.raw_dir).resolve())
+    for split, context in DATASET_CONTEXTS.items():
+        table = clip_table(manifest, split)
+        if len(table):
+            dataset = mlflow.data.from_pandas(table, source=source, name=f"{cfg.data.source.value}-{split}",
+                                              digest=fingerprint)
+            mlflow.log_input(dataset, context=context)

@@ -17,7 +17,7 @@ from kombat.data import clip_starts, window_rows
 from kombat.errors import DataError
 from kombat.metrics import score
 from kombat.schema import KombatConfig
-from kombat.storage import file_digest, read_embeddings
+from kombat.storage import file_digest, read_embeddings, read_manifest
 
 HEAD_FILE, RUN_FILE = "head.keras", "run.json"  # what the train stage writes into models/
 
@@ -122,8 +122,9 @@ def train_logged(cfg: KombatConfig, embeddings_dir: Path, splits: dict[str, Spli
     """Inside an active MLflow run: log the params, fit, and log the head as a package candidate."""
     import mlflow
 
-    mlflow.log_params({**tracking.run_params(cfg), "data_fingerprint": data_fingerprint(embeddings_dir, cfg),
-                       **(extra_params or {})})
+    fingerprint = data_fingerprint(embeddings_dir, cfg)
+    mlflow.log_params({**tracking.run_params(cfg), "data_fingerprint": fingerprint, **(extra_params or {})})
+    tracking.log_data_inputs(cfg, read_manifest(embeddings_dir), fingerprint)
     result = fit(cfg, splits["train"], splits["val"], callbacks=[epoch_logger()], verbose=verbose)
     mlflow.log_metric("best_epoch", result.best_epoch)
     tracking.log_candidate(cfg, result.model, embeddings_dir)

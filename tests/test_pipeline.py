@@ -67,7 +67,7 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
         "frames.py", "lite.py", "README.md"}
 
     assert repro(project) == []  # nothing changed: nothing runs
-    set_param(project, "head", "units", 64)
+    set_param(project, "head", "units", 32)  # the temporal head has 64
     assert repro(project) == ["train", "evaluate", "package"]
     set_param(project, "play", "cooldown_s", 0.4)
     assert repro(project) == ["package"]

@@ -64,7 +64,7 @@ def consistent(built_project) -> Path:
 def test_embed_killed_half_way_keeps_the_previous_embeddings(consistent, sig):
     before = digests(consistent / "data/embeddings")
     process = start(consistent, EMBED)
-    wait_for(process, r"embed:\s+\d+%.*\| ([1-9]\d{2,}|[6-9]\d)/\d+")  # at least 60 frames embedded
+    wait_for(process, r"embed \w+:\s+\d+%.*\| ([1-9]\d{2,}|[6-9]\d)/\d+")  # at least 60 frames embedded
     os.killpg(process.pid, sig)
     rc = process.wait(timeout=60)
     rest = process.stdout.read()

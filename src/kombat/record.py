@@ -88,9 +88,11 @@ def overlay(frame_bgr: np.ndarray, prompts: list[Prompt], t: float, take: int, t
     image = screen.banner(screen.fit_width(frame_bgr), "PAUSED (space resumes)" if paused else text, label)
     length = prompts[-1].end
     bar = screen.timeline(image.shape[1], length, [(p.start, p.end, p.label) for p in prompts if p.label], t, height=30)
+    following = next((p for p in prompts if p.start > t), None)
+    coming = f"next: {following.text} in {following.start - t:.1f} s" if following else "last prompt"
     status = np.zeros((34, image.shape[1], 3), np.uint8)
-    screen.put_text(status, f"take {take + 1}/{takes}   {t:5.1f} / {length:.1f} s   space: pause   q/Esc: end",
-                    (10, 23), 0.55)
+    screen.put_text(status, f"take {take + 1}/{takes}   {t:5.1f} / {length:.1f} s   {coming}   space: pause   q/Esc: end",
+                    (10, 23), 0.5)
     return screen.stack(image, bar, status)
 
 

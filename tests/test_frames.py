@@ -11,7 +11,7 @@ import numpy as np
 from kombat.data import clip_starts, previous_rows
 from kombat.frames import motion_image
 from kombat.play import Ticker, TickModel
-from kombat.stages.embed import input_batch
+from kombat.embedder import backbone_input
 from kombat.stages.extract import run as extract
 from kombat.storage import read_dataset
 
@@ -46,7 +46,7 @@ def test_play_motion_images_equal_the_embed_stages(cfg, video_raw_dir, tmp_path)
     rows = np.flatnonzero((frames.manifest["source"] == "videos/bob.mp4").to_numpy())
     for gap in (1, 3):
         previous = previous_rows(clip_starts(frames.manifest), gap)
-        trained = input_batch(frames.images, rows, "motion", previous, 4.0)
+        trained = backbone_input(frames.images, rows, "motion", previous, 4.0)
         seen = []
         tick_model = TickModel(lambda image: seen.append(image) or np.zeros(2, np.float32),
                                lambda window: window.sum(axis=0), ["motion"], window=2, motion_gap=gap, motion_gain=4.0)

@@ -104,7 +104,15 @@ class EmbedConfig:
     layer: str = "conv_pw_13_relu"  # which candidate layer the head trains on
     input_size: int = 224  # 224: resize as the article's tfjs did; 0: the frame's own size
     grayscale: bool = True  # the article fed grayscale frames
-    batch_size: int = 64
+    batch_size: int = 64  # frames per Keras call (embed.runtime: keras)
+    runtime: str = "litert"  # litert: the Keras model as TFLite on XNNPACK (checked against Keras); keras: Keras itself
+    precision: str = "float32"  # litert only: float32, float16 (weights), int8 (weights and activations)
+    tolerance: float = 1e-4  # float32: max |LiteRT - Keras| / max |Keras| per layer on the check frames, else nothing is written
+    min_cosine: float = 0.9  # float16/int8: the least similar check frame's cosine similarity to Keras
+    check_frames: int = 32  # frames (per input) checked against Keras, and int8's calibration set
+    shard_frames: int = 1024  # frames embedded and written at a time (a Ray task with engine ray)
+    engine: str = "local"  # local, or ray: shards on a Ray cluster (same bytes)
+    ray_address: str = ""  # engine ray: empty starts a local Ray instance; "auto" or ray://host:10001 joins a cluster
 
     @property
     def input_parts(self) -> tuple[str, ...]:
@@ -249,6 +257,17 @@ def _check(cfg: KombatConfig) -> None:
     if ("motion" in cfg.embed.input_parts or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
+    choices = {"embed.runtime": (cfg.embed.runtime, ("litert", "keras")),
+               "embed.precision": (cfg.embed.precision, ("float32", "float16", "int8")),
+               "embed.engine": (cfg.embed.engine, ("local", "ray"))}
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"{key} {value!r} is not one of {list(allowed)}")
+    for key in ("tolerance", "check_frames", "shard_frames"):
+        if getattr(cfg.embed, key) <= 0:
+            raise ConfigError(f"embed.{key} must be > 0, got {getattr(cfg.embed, key)}")
+    if not -1 <= cfg.embed.min_cosine <= 1:
+        raise ConfigError(f"embed.min_cosine must be in [-1, 1], got {cfg.embed.min_cosine}")
     if cfg.embed.input_size not in (0,) and cfg.embed.input_size < 32:
         raise ConfigError(f"embed.input_size must be 0 (native) or >= 32, got {cfg.embed.input_size}")
     if not 0 <= cfg.head.dropout < 1:

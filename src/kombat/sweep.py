@@ -33,7 +33,8 @@ PARENT_FILE = "mlflow_parent_run.txt"
 PARENT_ENV = "KOMBAT_SWEEP_PARENT_RUN"
 # Keys whose change needs new embeddings: a sweep may not vary them.
 UPSTREAM_KEYS = ("data", "extract", "split", "balance", "augment", "backbone", "embed.input_size", "embed.grayscale",
-                 "embed.candidate_inputs", "embed.motion_gap", "embed.motion_gain")
+                 "embed.candidate_inputs", "embed.motion_gap", "embed.motion_gain", "embed.runtime", "embed.precision",
+                 "embed.check_frames")
 
 
 def _get(tree: dict, dotted: str) -> Any:

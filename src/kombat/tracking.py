@@ -149,6 +149,7 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "patience": cfg.train.patience,
         "data_source": cfg.data.source.value,
         "motion_gap": cfg.embed.motion_gap,
+        "embedder": f"{cfg.embed.runtime}-{cfg.embed.precision if cfg.embed.runtime == 'litert' else 'float32'}",
     }
 
 
@@ -170,12 +171,16 @@ def clip_table(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
 def log_data_inputs(cfg: KombatConfig, manifest: pd.DataFrame, fingerprint: str) -> None:
     """Log each split as an MLflow dataset input: its clips and actors, the raw data folder as its
     source and the data fingerprint as its digest, so a run's page says what it trained and was scored on."""
+    import warnings
+
     import mlflow
 
     source = str((project_root() / cfg.data.raw_dir).resolve())
     for split, context in DATASET_CONTEXTS.items():
         table = clip_table(manifest, split)
         if len(table):
-            dataset = mlflow.data.from_pandas(table, source=source, name=f"{cfg.data.source.value}-{split}",
-                                              digest=fingerprint)
+            with warnings.catch_warnings():  # MLflow's hint about integer columns in an inferred schema
+                warnings.simplefilter("ignore", UserWarning)
+                dataset = mlflow.data.from_pandas(table, source=source, name=f"{cfg.data.source.value}-{split}",
+                                                  digest=fingerprint)
             mlflow.log_input(dataset, context=context)

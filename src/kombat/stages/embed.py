@@ -5,11 +5,20 @@ motion image of the frame and the one `embed.motion_gap` ticks before it in the 
 (kombat.frames.motion_image, the function play calls). All candidate layers come from ONE forward
 pass, and everything is cached one file per input and layer, so a sweep over `embed.input`,
 `embed.layer`, the head and its window trains on these files and never embeds again.
+
+`embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
+(kombat.embedder) after checking it against Keras on `embed.check_frames` frames; `keras` runs
+Keras itself. Frames are read memory-mapped and embeddings written shard by shard into
+memory-mapped .npy files, so memory stays flat as the data grows. `embed.engine: ray` embeds the
+shards on a Ray cluster (`embed.ray_address`; empty: a local Ray instance) with Ray Data: the same
+bytes as `local`.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,54 +27,131 @@ from tqdm import tqdm
 from kombat.backbone import feature_model
 from kombat.cli import stage_main
 from kombat.data import clip_starts, previous_rows
-from kombat.frames import motion_image
+from kombat.embedder import LiteFeatures, agreement, backbone_input, check_agreement, to_tflite
+from kombat.errors import ConfigError
 from kombat.schema import KombatConfig
-from kombat.storage import MANIFEST_FILE, atomic_dir, read_dataset, write_json
+from kombat.storage import IMAGES_FILE, MANIFEST_FILE, atomic_dir, read_dataset, write_json
 
 
-def input_batch(images: np.ndarray, rows: np.ndarray, kind: str, previous: np.ndarray, gain: float) -> np.ndarray:
-    """The backbone's input for `rows`: the frames themselves, or their motion images."""
-    if kind == "still":
-        return np.asarray(images[rows])
-    return np.stack([motion_image(images[previous[i]], images[i], gain) for i in rows])
+def shards(n_frames: int, size: int) -> list[tuple[int, int]]:
+    """[start, stop) row ranges of at most `size` frames covering 0..n_frames."""
+    return [(start, min(start + size, n_frames)) for start in range(0, n_frames, size)]
 
 
-def embed_frames(model, images: np.ndarray, kind: str, previous: np.ndarray, gain: float, batch_size: int,
-                 layers: list[str]) -> dict[str, np.ndarray]:
-    """Pooled embeddings per layer for every frame seen as `kind`, in batches with a progress bar."""
-    parts: dict[str, list[np.ndarray]] = {layer: [] for layer in layers}
-    with tqdm(total=len(images), desc=f"embed {kind}", unit="frame") as progress:
-        for start in range(0, len(images), batch_size):
-            rows = np.arange(start, min(start + batch_size, len(images)))
-            pooled = model.predict_on_batch(input_batch(images, rows, kind, previous, gain))
-            for layer, values in zip(layers, pooled):
-                parts[layer].append(np.asarray(values, dtype=np.float32))
-            progress.update(len(rows))
-    return {layer: np.concatenate(values) for layer, values in parts.items()}
+def check_rows(n_frames: int, count: int) -> np.ndarray:
+    """Rows spread evenly over the data set, for the LiteRT-vs-Keras check and int8 calibration."""
+    return np.unique(np.linspace(0, n_frames - 1, num=min(count, n_frames)).round().astype(int))
+
+
+class KerasRunner:
+    """The Keras feature model, in batches of `batch_size` (embed.runtime: keras)."""
+
+    def __init__(self, model, batch_size: int) -> None:
+        self.model, self.batch_size = model, batch_size
+
+    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
+        parts = [self.model.predict_on_batch(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
+        return [np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in range(len(parts[0]))]
+
+
+def embed_local(runner, images: np.ndarray, kind: str, previous: np.ndarray, gain: float,
+                ranges: list[tuple[int, int]]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    for start, stop in ranges:
+        rows = np.arange(start, stop)
+        yield start, runner(backbone_input(images, rows, kind, previous, gain))
+
+
+class RayShard:
+    """A Ray Data worker: one LiteRT embedder on one thread, frames read from the shared images file."""
+
+    def __init__(self, model_content: bytes, images_path: str, kind: str, previous: np.ndarray, gain: float) -> None:
+        self.runner = LiteFeatures(model_content, threads=1)
+        self.images = np.load(images_path, mmap_mode="r")
+        self.kind, self.previous, self.gain = kind, previous, gain
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start, stop = int(batch["start"][0]), int(batch["stop"][0])
+        outputs = self.runner(backbone_input(self.images, np.arange(start, stop), self.kind, self.previous, self.gain))
+        return {"start": np.array([start]), **{f"out{k}": np.array([v.tobytes()], dtype=object)
+                                               for k, v in enumerate(outputs)}}
+
+
+def embed_ray(model_content: bytes, images_path: Path, kind: str, previous: np.ndarray, gain: float,
+              ranges: list[tuple[int, int]], address: str, widths: list[int]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """The shards embedded by Ray Data `map_batches` over a pool of RayShard actors, as they finish."""
+    import logging
+
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address or None, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                 **({} if address else {"num_cpus": os.cpu_count()}))
+    ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts the frames
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    workers = max(1, int(ray.available_resources().get("CPU", 1)))
+    items = ray.data.from_items([{"start": start, "stop": stop} for start, stop in ranges], override_num_blocks=len(ranges))
+    embedded = items.map_batches(RayShard, batch_size=1, concurrency=min(workers, len(ranges)), num_cpus=1,
+                                 fn_constructor_kwargs={"model_content": model_content, "images_path": str(images_path),
+                                                        "kind": kind, "previous": previous, "gain": gain})
+    for row in embedded.iter_rows():
+        start = int(row["start"])
+        n = dict(ranges)[start] - start
+        yield start, [np.frombuffer(row[f"out{k}"], np.float32).reshape(n, width) for k, width in enumerate(widths)]
 
 
 def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
+    embed = cfg.embed
+    if embed.engine == "ray" and embed.runtime != "litert":
+        raise ConfigError("embed.engine ray runs the LiteRT embedder: set embed.runtime litert")
     dataset = read_dataset(augmented_dir, mmap=True)
+    images, n_frames = dataset.images, len(dataset.images)
     layers = list(cfg.backbone.candidate_layers)
-    model = feature_model(cfg.backbone, cfg.embed, tuple(dataset.images.shape[1:]), layers)
-    previous = previous_rows(clip_starts(dataset.manifest), cfg.embed.motion_gap)
+    reference = feature_model(cfg.backbone, embed, tuple(images.shape[1:]), layers)
+    previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
+    ranges = shards(n_frames, embed.shard_frames)
+    checked = ""
+    if embed.runtime == "litert":
+        sample = check_rows(n_frames, embed.check_frames)
+        inputs = np.concatenate([backbone_input(images, sample, kind, previous, embed.motion_gain)
+                                 for kind in embed.candidate_inputs])
+        model_content = to_tflite(reference, embed.precision, calibration=inputs)
+        runner = LiteFeatures(model_content)
+        found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
+        check_agreement(found, embed.precision, embed.tolerance, embed.min_cosine, out_dir)
+        checked = f"; LiteRT {embed.precision} vs Keras on {len(inputs)} check images: {found.describe()}"
+    else:
+        runner = KerasRunner(reference, embed.batch_size)
+    widths = [int(output.shape[-1]) for output in reference.outputs]
     started = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        for kind in cfg.embed.candidate_inputs:
-            embeddings = embed_frames(model, dataset.images, kind, previous, cfg.embed.motion_gain,
-                                      cfg.embed.batch_size, layers)
+        for kind in embed.candidate_inputs:
             (tmp / kind).mkdir()
-            for layer, values in embeddings.items():
-                np.save(tmp / kind / f"{layer}.npy", values)
+            files = [np.lib.format.open_memmap(tmp / kind / f"{layer}.npy", mode="w+", dtype=np.float32,
+                                               shape=(n_frames, width)) for layer, width in zip(layers, widths)]
+            if embed.engine == "ray":
+                pieces = embed_ray(model_content, augmented_dir / IMAGES_FILE, kind, previous, embed.motion_gain, ranges,
+                                   embed.ray_address, widths)
+            else:
+                pieces = embed_local(runner, images, kind, previous, embed.motion_gain, ranges)
+            with tqdm(total=n_frames, desc=f"embed {kind}", unit="frame") as progress:
+                for start, outputs in pieces:
+                    for file, values in zip(files, outputs):
+                        file[start:start + len(values)] = values
+                    progress.update(len(outputs[0]))
+            for file in files:
+                file.flush()
+            del files
         seconds = time.perf_counter() - started
         dataset.manifest.to_csv(tmp / MANIFEST_FILE, index=False)
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
-        write_json(tmp / "meta.json", {"inputs": list(cfg.embed.candidate_inputs), "frames": len(dataset.images),
-                                       "layers": {k: v.shape[1] for k, v in embeddings.items()}})
-    n = len(dataset.images) * len(cfg.embed.candidate_inputs)
-    return (f"{len(dataset.images)} frames x {len(cfg.embed.candidate_inputs)} inputs "
-            f"({', '.join(cfg.embed.candidate_inputs)}) through {cfg.backbone.name} in {seconds:.1f} s "
-            f"({n / max(seconds, 1e-9):.0f} images/s); layers: {', '.join(layers)}")
+        write_json(tmp / "meta.json", {"inputs": list(embed.candidate_inputs), "frames": n_frames,
+                                       "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
+                                       "precision": embed.precision if embed.runtime == "litert" else "float32"})
+    n = n_frames * len(embed.candidate_inputs)
+    return (f"{n_frames} frames x {len(embed.candidate_inputs)} inputs ({', '.join(embed.candidate_inputs)}) through "
+            f"{cfg.backbone.name} on {embed.runtime}{f' {embed.precision}' if embed.runtime == 'litert' else ''} "
+            f"({embed.engine}) in {seconds:.1f} s ({n / max(seconds, 1e-9):.0f} images/s); layers: "
+            f"{', '.join(layers)}{checked}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,67 @@
+"""The embed stage on the shared small project: LiteRT checked against Keras, the same bytes from
+any engine and shard size, and a refusal that writes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ..conftest import project_env
+
+
+def embed(project: Path, out: str, **embed_params) -> subprocess.CompletedProcess:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["embed"].update(embed_params)
+    (project / f"{out}.params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    return subprocess.run(["python", "-m", "kombat.stages.embed", "--params", f"{out}.params.yaml", "--augmented-dir",
+                           "data/augmented", "--out-dir", out], cwd=project, env=project_env(), capture_output=True,
+                          text=True, timeout=600)
+
+
+def tree_digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_litert_embeddings_are_checked_against_keras_and_close_to_them(built_project):
+    project = built_project.path
+    out = embed(project, "emb_keras", runtime="keras")
+    assert out.returncode == 0, out.stderr[-2000:]
+    litert, keras = project / "data/embeddings", project / "emb_keras"
+    assert json.loads((litert / "meta.json").read_text())["runtime"] == "litert"
+    for kind in ("still", "motion"):
+        for layer in ("conv_pw_13_relu", "conv_pw_11_relu"):
+            a, b = np.load(litert / kind / f"{layer}.npy"), np.load(keras / kind / f"{layer}.npy")
+            assert a.shape == b.shape and a.dtype == np.float32
+            assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()  # what the stage's own check allows
+
+
+def test_ray_engine_and_another_shard_size_give_the_same_bytes(built_project):
+    project = built_project.path
+    out = embed(project, "emb_ray", engine="ray", shard_frames=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(ray)" in out.stdout
+    assert tree_digests(project / "emb_ray") == tree_digests(project / "data/embeddings")
+
+
+def test_embeddings_too_far_from_keras_are_refused_and_nothing_is_written(built_project):
+    project = built_project.path
+    before = tree_digests(project / "data/embeddings")
+    out = subprocess.run(["cp", "-r", "data/embeddings", "emb_refused"], cwd=project)
+    out = embed(project, "emb_refused", tolerance=1e-12)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode == 2 and len(lines) == 1 and "embed.tolerance 1e-12" in lines[0], out.stderr[-2000:]
+    assert tree_digests(project / "emb_refused") == before  # the earlier embeddings, untouched
+
+
+@pytest.mark.parametrize("key, value, message", [("precision", "int4", "embed.precision 'int4' is not one of"),
+                                                 ("engine", "spark", "embed.engine 'spark' is not one of")])
+def test_unknown_choices_are_named(built_project, key, value, message):
+    out = embed(built_project.path, "emb_bad", **{key: value})
+    assert out.returncode == 2 and message in out.stderr

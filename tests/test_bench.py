@@ -27,4 +27,5 @@ def test_readme_table_matches_results_json():
     bench = load_bench()
     results = json.loads((ROOT / "bench" / "results.json").read_text())
     assert bench.table(results) in (ROOT / "README.md").read_text()
-    assert {f["name"] for f in results["figures"]} >= {"play TFLite p95", "no-op dvc repro", "embed stage / ceiling"}
+    assert {f["name"] for f in results["figures"]} >= {"play TFLite p95", "no-op dvc repro", "embed stage / nominal float32 bound",
+                                                      "embed peak memory, 4x data"}

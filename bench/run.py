@@ -193,7 +193,7 @@ def measure() -> dict:
     x4_s, x4_peak, _ = embed_variant(clone, venv_env, "emb_x4", "data/augmented_x4")
     print(f"bench: 4x data {x4_s:.1f} s, peak {x4_peak:.0f} MB", flush=True)
 
-    job_s, _ = sh([str(clone / ".venv/bin/python"), "-m", "kombat.sweep", "--multirun", "head.units=1024"], clone,
+    job_s, _ = sh([str(clone / ".venv/bin/python"), "-m", "kombat.sweep", "--multirun", "train.seed=44"], clone,
                   venv_env)
     full_repro_s = sum(stage["seconds"] for stage in stages.values())
     play = {backend: play_latency(clone, venv_env, backend) for backend in ("tflite", "keras")}

@@ -43,3 +43,19 @@ def test_embeddings_of_two_inputs_come_side_by_side(tmp_path):
     assert both.shape == (3, 8) and (both[:, :4] == 1).all() and (both[:, 4:] == 2).all() and len(manifest) == 3
     with pytest.raises(DataError, match="no motion embeddings for layer 'other'"):
         read_embeddings(tmp_path, ("motion",), "other")
+
+
+def test_npy_rows_write_in_any_order_the_bytes_np_save_writes_and_read_back_slices(tmp_path):
+    from kombat.storage import NpyRows
+
+    values = np.random.default_rng(0).random((10, 3)).astype(np.float32)
+    rows = NpyRows(tmp_path / "out.npy", "w", shape=values.shape)
+    rows.write(6, values[6:])
+    rows.write(0, values[:6])
+    rows.close()
+    np.save(tmp_path / "saved.npy", values)
+    assert (tmp_path / "out.npy").read_bytes() == (tmp_path / "saved.npy").read_bytes()
+    frames = np.random.default_rng(1).integers(0, 256, (7, 4, 5, 3), dtype=np.uint8)
+    np.save(tmp_path / "frames.npy", frames)
+    reader = NpyRows(tmp_path / "frames.npy")
+    assert len(reader) == 7 and np.array_equal(reader.read(2, 5), frames[2:5])

@@ -31,6 +31,16 @@ def backbone_input(images: np.ndarray, rows: np.ndarray, kind: str, previous: np
     return np.stack([motion_image(images[previous[i]], images[i], gain) for i in rows])
 
 
+def read_input(frames, rows: np.ndarray, kind: str, previous: np.ndarray, gain: float) -> np.ndarray:
+    """backbone_input for ascending `rows` of a frames file (kombat.storage.NpyRows), reading only the
+    rows they span and the earlier ones their motion images need."""
+    low = int(min(rows[0], previous[rows].min()))
+    block = frames.read(low, int(rows[-1]) + 1)
+    local_previous = np.zeros(len(block), dtype=int)
+    local_previous[rows - low] = previous[rows] - low
+    return backbone_input(block, rows - low, kind, local_previous, gain)
+
+
 def to_tflite(model, precision: str, calibration: np.ndarray | None = None) -> bytes:
     """The Keras model as a TFLite flatbuffer: float32 as is, float16 weights, or int8 weights and
     activations calibrated on `calibration` (backbone inputs: still frames and motion images)."""

@@ -162,7 +162,7 @@ class PlayConfig:
     strike_threshold: float = 0.35  # a strike fires at or above this, and above the other strike
     cooldown_s: float = 0.5  # after an action, none for this long: one strike, one action
     interval_s: float = 0.1  # a decision every 100 ms, as the article's browser loop
-    smoothing: int = 3  # decide on the mean of the last N decisions (1: the article's; 3: fewer false strikes)
+    smoothing: int = 2  # decide on the mean of the last N decisions (1: the article's; more: fewer false strikes)
     keys: dict[str, str] = field(default_factory=lambda: {"punch": "a", "kick": "d"})  # MK.js: a high punch, d low kick
 
 

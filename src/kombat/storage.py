@@ -85,6 +85,49 @@ def write_dataset(folder: Path, dataset: Dataset) -> None:
     dataset.manifest.to_csv(folder / MANIFEST_FILE, index=False)
 
 
+class NpyRows:
+    """Rows of a 2-D or higher .npy file read and written by plain file I/O at their offsets.
+
+    A memory map would do the same, but every page it touches counts in the process's resident
+    memory until it is unmapped, so a stage streaming a large file through one would grow with the
+    data; this reads and writes only the rows asked for.
+    """
+
+    def __init__(self, path: Path, mode: str = "r", shape: tuple[int, ...] | None = None, dtype=np.float32) -> None:
+        self.path = Path(path)
+        if mode == "w":  # a new file of `shape`, rows filled in later (any order)
+            self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+            self.file = open(self.path, "w+b")
+            np.lib.format.write_array_header_1_0(self.file, {"descr": np.lib.format.dtype_to_descr(self.dtype),
+                                                             "fortran_order": False, "shape": self.shape})
+            self.offset = self.file.tell()
+            self.file.truncate(self.offset + int(np.prod(self.shape)) * self.dtype.itemsize)
+        else:
+            self.file = open(self.path, "rb")
+            major, _ = np.lib.format.read_magic(self.file)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            self.shape, fortran, self.dtype = read_header(self.file)
+            if fortran:
+                raise DataError(f"{self.path}: Fortran-ordered arrays are not supported")
+            self.offset = self.file.tell()
+        self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        self.file.seek(self.offset + start * self.row_bytes)
+        data = self.file.read((stop - start) * self.row_bytes)
+        return np.frombuffer(data, self.dtype).reshape(stop - start, *self.shape[1:])
+
+    def write(self, start: int, rows: np.ndarray) -> None:
+        self.file.seek(self.offset + start * self.row_bytes)
+        self.file.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def read_manifest(folder: Path) -> pd.DataFrame:
     path = Path(folder) / MANIFEST_FILE
     if not path.is_file():

@@ -8,8 +8,8 @@ pass, and everything is cached one file per input and layer, so a sweep over `em
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
 (kombat.embedder) after checking it against Keras on `embed.check_frames` frames; `keras` runs
-Keras itself. Frames are read memory-mapped and embeddings written shard by shard into
-memory-mapped .npy files, so memory stays flat as the data grows. `embed.engine: ray` embeds the
+Keras itself. Frames are read and embeddings written shard by shard at their offsets in the .npy
+files (kombat.storage.NpyRows), so memory stays flat as the data grows. `embed.engine: ray` embeds the
 shards on a Ray cluster (`embed.ray_address`; empty: a local Ray instance) with Ray Data: the same
 bytes as `local`.
 """
@@ -27,10 +27,10 @@ from tqdm import tqdm
 from kombat.backbone import feature_model
 from kombat.cli import stage_main
 from kombat.data import clip_starts, previous_rows
-from kombat.embedder import LiteFeatures, agreement, backbone_input, check_agreement, to_tflite
+from kombat.embedder import LiteFeatures, agreement, check_agreement, read_input, to_tflite
 from kombat.errors import ConfigError
 from kombat.schema import KombatConfig
-from kombat.storage import IMAGES_FILE, MANIFEST_FILE, atomic_dir, read_dataset, write_json
+from kombat.storage import IMAGES_FILE, MANIFEST_FILE, NpyRows, atomic_dir, read_dataset, write_json
 
 
 def shards(n_frames: int, size: int) -> list[tuple[int, int]]:
@@ -54,11 +54,10 @@ class KerasRunner:
         return [np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in range(len(parts[0]))]
 
 
-def embed_local(runner, images: np.ndarray, kind: str, previous: np.ndarray, gain: float,
+def embed_local(runner, frames: NpyRows, kind: str, previous: np.ndarray, gain: float,
                 ranges: list[tuple[int, int]]) -> Iterator[tuple[int, list[np.ndarray]]]:
     for start, stop in ranges:
-        rows = np.arange(start, stop)
-        yield start, runner(backbone_input(images, rows, kind, previous, gain))
+        yield start, runner(read_input(frames, np.arange(start, stop), kind, previous, gain))
 
 
 class RayShard:
@@ -66,12 +65,12 @@ class RayShard:
 
     def __init__(self, model_content: bytes, images_path: str, kind: str, previous: np.ndarray, gain: float) -> None:
         self.runner = LiteFeatures(model_content, threads=1)
-        self.images = np.load(images_path, mmap_mode="r")
+        self.frames = NpyRows(Path(images_path))
         self.kind, self.previous, self.gain = kind, previous, gain
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         start, stop = int(batch["start"][0]), int(batch["stop"][0])
-        outputs = self.runner(backbone_input(self.images, np.arange(start, stop), self.kind, self.previous, self.gain))
+        outputs = self.runner(read_input(self.frames, np.arange(start, stop), self.kind, self.previous, self.gain))
         return {"start": np.array([start]), **{f"out{k}": np.array([v.tobytes()], dtype=object)
                                                for k, v in enumerate(outputs)}}
 
@@ -103,17 +102,16 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     embed = cfg.embed
     if embed.engine == "ray" and embed.runtime != "litert":
         raise ConfigError("embed.engine ray runs the LiteRT embedder: set embed.runtime litert")
-    dataset = read_dataset(augmented_dir, mmap=True)
-    images, n_frames = dataset.images, len(dataset.images)
+    dataset = read_dataset(augmented_dir, mmap=True)  # the manifest, and the frames' shape (no pages read)
+    frames, n_frames = NpyRows(augmented_dir / IMAGES_FILE), len(dataset.images)
     layers = list(cfg.backbone.candidate_layers)
-    reference = feature_model(cfg.backbone, embed, tuple(images.shape[1:]), layers)
+    reference = feature_model(cfg.backbone, embed, tuple(dataset.images.shape[1:]), layers)
     previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
     ranges = shards(n_frames, embed.shard_frames)
     checked = ""
     if embed.runtime == "litert":
-        sample = check_rows(n_frames, embed.check_frames)
-        inputs = np.concatenate([backbone_input(images, sample, kind, previous, embed.motion_gain)
-                                 for kind in embed.candidate_inputs])
+        inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.motion_gain)
+                                 for kind in embed.candidate_inputs for row in check_rows(n_frames, embed.check_frames)])
         model_content = to_tflite(reference, embed.precision, calibration=inputs)
         runner = LiteFeatures(model_content)
         found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
@@ -126,21 +124,20 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     with atomic_dir(out_dir) as tmp:
         for kind in embed.candidate_inputs:
             (tmp / kind).mkdir()
-            files = [np.lib.format.open_memmap(tmp / kind / f"{layer}.npy", mode="w+", dtype=np.float32,
-                                               shape=(n_frames, width)) for layer, width in zip(layers, widths)]
+            files = [NpyRows(tmp / kind / f"{layer}.npy", "w", shape=(n_frames, width))
+                     for layer, width in zip(layers, widths)]
             if embed.engine == "ray":
                 pieces = embed_ray(model_content, augmented_dir / IMAGES_FILE, kind, previous, embed.motion_gain, ranges,
                                    embed.ray_address, widths)
             else:
-                pieces = embed_local(runner, images, kind, previous, embed.motion_gain, ranges)
+                pieces = embed_local(runner, frames, kind, previous, embed.motion_gain, ranges)
             with tqdm(total=n_frames, desc=f"embed {kind}", unit="frame") as progress:
                 for start, outputs in pieces:
                     for file, values in zip(files, outputs):
-                        file[start:start + len(values)] = values
+                        file.write(start, values)
                     progress.update(len(outputs[0]))
             for file in files:
-                file.flush()
-            del files
+                file.close()
         seconds = time.perf_counter() - started
         dataset.manifest.to_csv(tmp / MANIFEST_FILE, index=False)
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).

@@ -39,3 +39,15 @@ def stage_main(name: str, doc: str | None, run: Callable[..., str], paths: dict[
         return 130
     print(f"{name}: {summary} [{time.perf_counter() - started:.1f} s]")
     return 0
+
+
+def tool_main(name: str, body: Callable[[], str]) -> int:
+    """A tool's command line (record, label): its summary on stdout and exit 0, or one line on stderr
+    and exit 2 for bad input (KombatError)."""
+    try:
+        summary = body()
+    except KombatError as exc:
+        print(f"kombat {name}: error: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0

@@ -16,7 +16,6 @@ The video's key in the CSV is its path relative to the CSV's folder (videos/NAME
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +24,9 @@ import numpy as np
 import pandas as pd
 
 from kombat import screen
+from kombat.cli import tool_main
 from kombat.errors import DataError, KombatError
 from kombat.recordings import ANNOTATION_COLUMNS, parse_annotations, read_annotations, write_annotations
-from kombat.tasks import LABELS
 
 NEW_SEGMENT_S = 0.5
 LABEL_KEYS = {ord("p"): "punch", ord("k"): "kick", ord("o"): "other"}
@@ -256,16 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--annotations", type=Path, help="the CSV (default: annotations.csv in the folder above the video's)")
     parser.add_argument("--actor", help="actor of new segments (default: the video's rows, else its name up to '_')")
     args = parser.parse_args(argv)
-    try:
+
+    def label() -> str:
         csv_path, key = annotations_for(args.video, args.annotations)
-        video = Video(args.video)
-        labeller = Labeller(video, csv_path, key, args.actor)
-        summary = labeller.run()
-    except KombatError as exc:
-        print(f"kombat label: error: {exc}", file=sys.stderr)
-        return 2
-    print(summary)
-    return 0
+        return Labeller(Video(args.video), csv_path, key, args.actor).run()
+
+    return tool_main("label", label)
 
 
 if __name__ == "__main__":

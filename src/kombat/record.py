@@ -17,17 +17,17 @@ import argparse
 import os
 import random
 import re
-import sys
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from kombat import schema, screen  # first: it quiets OpenCV's camera log
+from kombat.cli import tool_main
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from kombat.errors import DataError, KombatError
+from kombat.errors import DataError
 from kombat.recordings import Segment, append_annotations, read_annotations
 from kombat.schema import RecordConfig
 
@@ -256,28 +256,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def record(args: argparse.Namespace) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", args.actor):
+        raise DataError(f"--actor {args.actor!r}: use letters, digits, '-' and '_' only")
+    plan = schema.load(args.params).record if args.params.is_file() else RecordConfig()
+    if args.takes is not None:
+        if args.takes <= 0:
+            raise DataError(f"--takes must be > 0, got {args.takes}")
+        plan = RecordConfig(**{**plan.__dict__, "takes": args.takes})
+    check_writable(args.raw_dir)
+    capture, is_file = open_source(args.source)
+    try:
+        return Recorder(capture, is_file, plan, args.raw_dir, args.actor, args.show,
+                        args.source if is_file else f"camera {args.source}").run()
+    finally:
+        capture.release()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        if not re.fullmatch(r"[A-Za-z0-9_-]+", args.actor):
-            raise DataError(f"--actor {args.actor!r}: use letters, digits, '-' and '_' only")
-        plan = schema.load(args.params).record if args.params.is_file() else RecordConfig()
-        if args.takes is not None:
-            if args.takes <= 0:
-                raise DataError(f"--takes must be > 0, got {args.takes}")
-            plan = RecordConfig(**{**plan.__dict__, "takes": args.takes})
-        check_writable(args.raw_dir)
-        capture, is_file = open_source(args.source)
-        try:
-            summary = Recorder(capture, is_file, plan, args.raw_dir, args.actor, args.show,
-                               args.source if is_file else f"camera {args.source}").run()
-        finally:
-            capture.release()
-    except KombatError as exc:
-        print(f"kombat record: error: {exc}", file=sys.stderr)
-        return 2
-    print(summary)
-    return 0
+    return tool_main("record", lambda: record(args))
 
 
 if __name__ == "__main__":

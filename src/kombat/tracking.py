@@ -183,4 +183,4 @@ def log_data_inputs(cfg: KombatConfig, manifest: pd.DataFrame, fingerprint: str)
                 warnings.simplefilter("ignore", UserWarning)
                 dataset = mlflow.data.from_pandas(table, source=source, name=f"{cfg.data.source.value}-{split}",
                                                   digest=fingerprint)
-            mlflow.log_input(dataset, context=context)
+                mlflow.log_input(dataset, context=context)

@@ -41,7 +41,7 @@ def read_input(frames, rows: np.ndarray, kind: str, previous: np.ndarray, gain: 
     return backbone_input(block, rows - low, kind, local_previous, gain)
 
 
-def to_tflite(model, precision: str, calibration: np.ndarray | None = None) -> bytes:
+def to_tflite(model, precision: str = "float32", calibration: np.ndarray | None = None) -> bytes:
     """The Keras model as a TFLite flatbuffer: float32 as is, float16 weights, or int8 weights and
     activations calibrated on `calibration` (backbone inputs: still frames and motion images)."""
     import tensorflow as tf
@@ -68,9 +68,9 @@ class LiteFeatures:
     def __init__(self, model_content: bytes, threads: int | None = None) -> None:
         self.interpreter = interpreter(model_content=model_content, threads=threads)
         self.input = self.interpreter.get_input_details()[0]
-        outputs = self.interpreter.get_output_details()
-        self.outputs = [o["index"] for o in sorted(outputs, key=lambda o: int(o["name"].rsplit(":", 1)[-1]))]
-        self.widths = [int(o["shape"][-1]) for o in sorted(outputs, key=lambda o: int(o["name"].rsplit(":", 1)[-1]))]
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda o: int(o["name"].rsplit(":", 1)[-1]))
+        self.outputs = [o["index"] for o in outputs]
+        self.widths = [int(o["shape"][-1]) for o in outputs]
 
     def __call__(self, images: np.ndarray) -> list[np.ndarray]:
         result = [np.empty((len(images), width), np.float32) for width in self.widths]

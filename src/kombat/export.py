@@ -8,6 +8,7 @@ once however long the window. The `package` stage writes both, in Keras and TFLi
 from __future__ import annotations
 
 from kombat.backbone import feature_model
+from kombat.embedder import to_tflite  # noqa: F401  one converter for the embed stage and the package
 from kombat.schema import KombatConfig
 
 
@@ -30,13 +31,3 @@ def head_model(cfg: KombatConfig, head):
     inference_head.set_weights(head.get_weights())
     window = keras.Input(shape=head.input_shape[1:], name="window")
     return keras.Model(window, cfg.task_spec.probabilities_tensor(inference_head(window)), name="kombat_head")
-
-
-def to_tflite(model) -> bytes:
-    import contextlib
-    import io
-
-    import tensorflow as tf
-
-    with contextlib.redirect_stdout(io.StringIO()):  # Keras's export lists every variable's TensorSpec
-        return tf.lite.TFLiteConverter.from_keras_model(model).convert()

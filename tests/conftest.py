@@ -9,8 +9,10 @@ import shutil
 import struct
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -67,6 +69,42 @@ def overstate_frame_count(avi: Path, extra: int) -> None:
     at = data.find(b"strh") + 8 + 32  # fccType, fccHandler, flags, priority+language, initial frames, scale, rate, start
     struct.pack_into("<I", data, at, struct.unpack_from("<I", data, at)[0] + extra)
     avi.write_bytes(bytes(data))
+
+
+# Clips written by PyAV (FFmpeg) frame by frame with chosen timestamps: variable frame rates, other
+# codecs and containers, rotation tags.
+WIDTH, HEIGHT = 160, 96
+
+
+def marker_frame(k: int, bright: bool = False) -> np.ndarray:
+    """An RGB frame whose bar position says which frame it is (k), white all over when `bright`."""
+    image = np.full((HEIGHT, WIDTH, 3), 255 if bright else 30, np.uint8)
+    image[:, 4 * (k % 40): 4 * (k % 40) + 4] = (0, 0, 255) if bright else (255, 255, 255)
+    return image
+
+
+def vfr_times() -> list[float]:
+    """One second at 30 fps, then one at 10 fps (what a phone writes when the light drops)."""
+    return [k / 30 for k in range(30)] + [1 + k / 10 for k in range(10)]
+
+
+def write_clip(path: Path, codec: str, times: list[float], pix_fmt: str = "yuv420p", bright=(),
+               rotation: int = 0, frames: list[np.ndarray] | None = None) -> None:
+    """A clip written by PyAV (FFmpeg) with each frame stamped at `times` (ms precision)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, pix_fmt
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for k, t in enumerate(times):
+            image = frames[k] if frames is not None else marker_frame(k, bright=k in bright)
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = round(t * 1000), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 @pytest.fixture

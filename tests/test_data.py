@@ -1,4 +1,4 @@
-"""Frame sampling, the split by actor, balancing and windows of ticks, on small tables."""
+"""Frame labels, the split by actor or by take, balancing and windows of ticks, on small tables."""
 
 from __future__ import annotations
 
@@ -13,20 +13,12 @@ from kombat.data import (
     clip_starts,
     label_at,
     previous_rows,
-    sample_frames,
+    split_unit,
+    split_unit_of,
     window_rows,
 )
 from kombat.errors import ConfigError, DataError
 from kombat.schema import SplitConfig
-
-
-def test_sample_frames_takes_one_frame_per_interval():
-    picks = sample_frames(n_frames=90, video_fps=30, sample_fps=10)
-    assert [i for i, _ in picks] == list(range(0, 90, 3))
-    assert picks[1] == (3, 0.1)
-    # A slower video than the sample rate: each frame once.
-    assert [i for i, _ in sample_frames(10, 5, 10)] == list(range(10))
-    assert sample_frames(0, 30, 10) == []
 
 
 def table(rows, columns=("video", "start", "end", "label", "actor")):
@@ -57,6 +49,27 @@ def test_assign_splits_respects_named_actors_and_rejects_unknown():
         assign_splits(["a", "b", "c"], SplitConfig(test_actors=["zed"]))
     with pytest.raises(DataError, match="at least 3"):
         assign_splits(["a", "b"], SplitConfig())
+
+
+def test_one_or_two_people_split_by_take_and_three_by_actor():
+    assert split_unit(["alice"] * 5, SplitConfig()) == "take"
+    assert split_unit(["alice", "bob"], SplitConfig()) == "take"
+    assert split_unit(["alice", "bob", "cy"], SplitConfig()) == "actor"
+    assert split_unit(["alice", "bob", "cy"], SplitConfig(by="take")) == "take"
+    assert split_unit(["alice"], SplitConfig(by="actor")) == "actor"  # asked for: refused by assign_splits
+    takes = [f"videos/alice_take{k}.mp4" for k in range(1, 6)]
+    splits = assign_splits(takes, SplitConfig(), "take")
+    assert sorted(splits.values()) == ["test", "train", "train", "train", "val"]
+    with pytest.raises(DataError, match=r"2 take\(s\) .* at least 3 .*record more takes"):
+        assign_splits(takes[:2], SplitConfig(), "take")
+    with pytest.raises(ConfigError, match="split is by take"):
+        assign_splits(takes, SplitConfig(test_actors=["alice"]), "take")
+
+
+def test_the_unit_a_manifest_was_split_by_is_read_back_from_it():
+    by_actor = pd.DataFrame({"actor": ["a", "a", "b", "c"], "split": ["train", "train", "val", "test"]})
+    by_take = pd.DataFrame({"actor": ["a", "a", "a"], "split": ["train", "val", "test"]})
+    assert split_unit_of(by_actor) == "actor" and split_unit_of(by_take) == "take"
 
 
 def manifest(counts: dict[str, int], split="train") -> pd.DataFrame:

@@ -14,7 +14,7 @@ import pytest
 from kombat.label import Editor
 from kombat.recordings import read_annotations
 
-from .conftest import focus_window, project_env, screenshot, write_video, xdotool
+from .conftest import focus_window, project_env, screenshot, vfr_times, write_clip, write_video, xdotool
 
 
 def test_label_keys_start_relabel_and_the_brackets_move_a_segment():
@@ -75,6 +75,20 @@ def test_a_clip_filmed_elsewhere_is_labelled_from_scratch(raw, x_display, tmp_pa
     assert "saved 2 segments of videos/eve_1.mp4" in result.stdout
     assert shot.std() > 20 and (shot.reshape(-1, 3).max(axis=1) > 0).mean() > 0.3
     cv2.imwrite(str(tmp_path / "label.png"), shot)
+
+
+def test_the_playhead_is_at_each_frame_s_own_timestamp(tmp_path, x_display):
+    # A 30-then-10 fps H.264 clip (OpenCV says ~22 fps): "l" goes 1 s on, to the frame at 1.0 s; two
+    # frames on ("." ".") is the frame stamped 1.2 s, where "p" starts a punch; "]" two frames later
+    # ends it at 1.4 s. By index / nominal fps these would be 1.44 and 1.53 s.
+    (tmp_path / "raw/videos").mkdir(parents=True)
+    video = tmp_path / "raw/videos/vic_1.mp4"
+    write_clip(video, "libx264", vfr_times())
+    keys = ["l", "period", "period", "p", "period", "period", "bracketright", "s"]
+    result, _ = label(video, x_display, keys)
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = read_annotations(tmp_path / "raw/annotations.csv")
+    assert table[["start", "end", "label"]].values.tolist() == [[1.2, 1.4, "punch"]]
 
 
 def test_saving_refuses_what_extract_would_refuse_and_keeps_the_file(raw, x_display):

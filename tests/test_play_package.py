@@ -45,7 +45,7 @@ try:
 except SystemExit as exit:
     assert exit.code == 0, exit.code
 assert not [m for m in sys.modules if m.split(".")[0] == "kombat"], "play.py imported kombat"
-print("standalone", sorted(m for m in ("frames", "lite") if m in sys.modules))
+print("standalone", sorted(m for m in ("frames", "lite", "video") if m in sys.modules))
 """
 
 
@@ -54,7 +54,7 @@ def test_the_package_folder_stands_alone(built_project, heldout):
     out = subprocess.run([sys.executable, "-c", STANDALONE, str(heldout[0][0])], cwd=package, env=project_env(),
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip().splitlines()[-1] == "standalone ['frames', 'lite']"  # the package's own copies
+    assert out.stdout.strip().splitlines()[-1] == "standalone ['frames', 'lite', 'video']"  # the package's own copies
     labels = json.loads((package / "labels.json").read_text())
     assert labels["frame_size"] == [100, 56] and labels["registered_model"] == "kombat@champion"
     assert {"inputs", "window", "motion_gap", "motion_gain"} <= labels.keys()
@@ -79,8 +79,8 @@ def test_json_lines_and_summary(built_project, heldout):
     out = run_play(built_project.package, "--source", str(video), "--json")
     assert out.returncode == 0, out.stderr[-2000:]
     decisions = [json.loads(line) for line in out.stdout.splitlines()]
-    # 12 s at 15 fps, a decision on the first frame at or after every 100 ms tick
-    expected = [round(math.ceil(k * 0.1 * 15 - 1e-6) / 15, 3) for k in range(120)]
+    # 12 s at 15 fps, a decision every 100 ms tick on the frame shown then, stamped with that frame's time
+    expected = [round(math.floor(k * 0.1 * 15 + 1e-6) / 15, 3) for k in range(120)]
     assert [d["t"] for d in decisions] == expected
     assert all(set(d["probabilities"]) == {"punch", "kick", "other"} for d in decisions)
     assert all(abs(sum(d["probabilities"].values()) - 1) < 1e-3 for d in decisions)
@@ -97,7 +97,7 @@ def test_json_lines_and_summary(built_project, heldout):
 
 @pytest.mark.parametrize("args, message", [
     (["--source", "missing.mp4"], "missing.mp4: no such video file"),
-    (["--source", "labels.json"], "labels.json: not a readable video"),
+    (["--source", "labels.json"], "labels.json: cannot be opened as a video"),
     (["--source", "7"], "camera 7: cannot be opened"),
     (["--package", "nowhere"], "nowhere/play.json: not found"),
 ])

@@ -1,11 +1,9 @@
-"""Pure data logic: which frames to sample, their labels, the split by actor, balancing.
+"""Pure data logic: frame labels, the split by actor (or by take), balancing, windows of ticks.
 
 No files are read here; the stages pass tables and arrays in and write what comes back.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import pandas as pd
@@ -15,39 +13,54 @@ from kombat.schema import SplitConfig
 from kombat.tasks import LABELS
 
 
-def sample_frames(n_frames: int, video_fps: float, sample_fps: float) -> list[tuple[int, float]]:
-    """(frame index, time in seconds) of the frames taken at `sample_fps`: the first frame at or
-    after each sample time, each frame at most once."""
-    if n_frames <= 0 or video_fps <= 0:
-        return []
-    picks: dict[int, float] = {}
-    duration = n_frames / video_fps
-    for k in range(int(math.floor(duration * sample_fps)) + 1):
-        index = math.ceil(k / sample_fps * video_fps - 1e-6)
-        if index < n_frames:
-            picks.setdefault(index, round(index / video_fps, 4))
-    return sorted(picks.items())
-
-
 def label_at(segments: pd.DataFrame, t: float) -> str | None:
     """The label of the segment holding time t (start inclusive, end exclusive), else None."""
     hit = segments[(segments["start"] <= t + 1e-9) & (t < segments["end"] - 1e-9)]
     return str(hit["label"].iloc[0]) if len(hit) else None
 
 
-def assign_splits(actors: list[str], cfg: SplitConfig) -> dict[str, str]:
-    """actor -> train/val/test. Named actors go where named; the rest are drawn by seed."""
-    known = sorted(set(actors))
-    for key in ("test_actors", "val_actors"):
-        wrong = [a for a in getattr(cfg, key) if a not in known]
+MIN_GROUPS = 3  # train, val, test: one group each at least
+
+# What a split's validation and test figures mean, said on every report that shows them.
+VALIDATION_MEANS = {
+    "actor": "validation and test are actors the model never trained on",
+    "take": ("validation and test are other takes of the same person(s) (split by take): expect lower scores on "
+             "other people and rooms"),
+}
+
+
+def split_unit(actors: list[str], cfg: SplitConfig) -> str:
+    """What the split keeps apart: `split.by`, or for auto, actors when there are 3 or more of them,
+    else takes (one video each), so that one person alone can train, validate and test."""
+    if cfg.by != "auto":
+        return cfg.by
+    return "actor" if len(set(actors)) >= MIN_GROUPS else "take"
+
+
+def split_unit_of(manifest: pd.DataFrame) -> str:
+    """What a split manifest kept apart: 'actor' when no actor is in two splits, else 'take'."""
+    return "actor" if manifest.groupby("actor")["split"].nunique().max() <= 1 else "take"
+
+
+def assign_splits(groups: list[str], cfg: SplitConfig, unit: str = "actor") -> dict[str, str]:
+    """group (an actor, or a take) -> train/val/test. Named actors go where named; the rest are drawn by seed."""
+    known = sorted(set(groups))
+    named = {"test_actors": list(cfg.test_actors), "val_actors": list(cfg.val_actors)}
+    if unit == "take" and any(named.values()):
+        raise ConfigError(f"split.test_actors / split.val_actors name actors, but the split is by take "
+                          f"(split.by {cfg.by}): leave them empty, or set split.by actor")
+    for key, names in named.items():
+        wrong = [a for a in names if a not in known]
         if wrong:
             raise ConfigError(f"split.{key}: unknown actor(s) {wrong}; the data has {known}")
     both = set(cfg.test_actors) & set(cfg.val_actors)
     if both:
         raise ConfigError(f"split: actor(s) {sorted(both)} are in both test_actors and val_actors")
-    if len(known) < 3:
-        raise DataError(f"the data has {len(known)} actor(s) {known}; a split by actor needs at least 3 "
-                        "(train, val, test): add an actor column or more clips")
+    if len(known) < MIN_GROUPS:
+        fix = ("record more takes (the recorder makes one video per take)" if unit == "take" else
+               "add an actor column, or split.by take to split one person's takes")
+        raise DataError(f"the data has {len(known)} {unit}(s) {known}; a split by {unit} needs at least "
+                        f"{MIN_GROUPS} (train, val, test): {fix}")
     rng = np.random.default_rng(cfg.seed)
     rest = [a for a in rng.permutation(known) if a not in (*cfg.test_actors, *cfg.val_actors)]
     test = list(cfg.test_actors) or rest[: max(1, round(len(known) * cfg.test_fraction))]
@@ -55,7 +68,7 @@ def assign_splits(actors: list[str], cfg: SplitConfig) -> dict[str, str]:
     val = list(cfg.val_actors) or rest[: max(1, round(len(known) * cfg.val_fraction))]
     train = [a for a in rest if a not in val]
     if not train:
-        raise DataError(f"no actor is left for training after test {test} and val {val}")
+        raise DataError(f"no {unit} is left for training after test {test} and val {val}")
     return {a: "test" if a in test else "val" if a in val else "train" for a in known}
 
 

@@ -16,6 +16,7 @@ The video's key in the CSV is its path relative to the CSV's folder (videos/NAME
 from __future__ import annotations
 
 import argparse
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,12 +27,12 @@ import pandas as pd
 from kombat import screen
 from kombat.cli import tool_main
 from kombat.errors import DataError, KombatError
-from kombat.recordings import ANNOTATION_COLUMNS, parse_annotations, read_annotations, write_annotations
+from kombat.recordings import (ANNOTATION_COLUMNS, END_TOLERANCE_S, parse_annotations, read_annotations,
+                               write_annotations)
+from kombat.video import TIME_EPS, VideoError, VideoReader, last_shown
 
 NEW_SEGMENT_S = 0.5
 LABEL_KEYS = {ord("p"): "punch", ord("k"): "kick", ord("o"): "other"}
-# Segments may end this far past the last frame: the same tolerance as extract (a container's duration is an estimate).
-END_TOLERANCE_S = 0.5
 
 
 @dataclass
@@ -128,37 +129,48 @@ def check_inside(segments: list[list], duration: float, video: Path) -> None:
             raise DataError(f"{video}: segment {start}..{end} s ({label}) ends after the video ({duration:.2f} s)")
 
 
+def preview(frame_bgr: np.ndarray) -> bytes:
+    """A frame as the labeller keeps it: window-wide JPEG (a 35 s take at 30 fps is ~40 MB, not ~700 MB raw)."""
+    return cv2.imencode(".jpg", screen.fit_width(frame_bgr), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+
+
 class Video:
-    """Frames of a video by index: sequential reads, a seek only when jumping."""
+    """A video's frames and their timestamps, decoded once by FFmpeg in a worker process (kombat.video), so the
+    playhead shows the time each frame really has, as extract will label it."""
 
     def __init__(self, path: Path) -> None:
-        if not path.is_file():
-            raise DataError(f"{path}: no such video file")
-        self.path, self.capture = path, cv2.VideoCapture(str(path))
-        self.fps = self.capture.get(cv2.CAP_PROP_FPS)
-        self.n_frames = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if not self.capture.isOpened() or self.n_frames <= 0 or not self.fps or self.fps <= 0:
-            raise DataError(f"{path}: cannot be opened as a video (corrupt, not media, or no frames)")
-        self.position, self.last = -1, None
-        if self.frame(0) is None:
+        try:
+            with VideoReader(path, preview) as reader:
+                decoded = [(t, jpeg) for t, jpeg in reader if jpeg is not None]
+                promised = reader.info.duration
+        except VideoError as exc:
+            raise DataError(str(exc)) from None
+        if not decoded:
             raise DataError(f"{path}: no frame can be decoded")
+        self.path = path
+        self.times = [t for t, _ in decoded]
+        self._jpegs = [jpeg for _, jpeg in decoded]
+        # Segments may reach the container's promise (extract clips them to the last frame), or the stream's end.
+        ended = last_shown(self.times[-1], self.times[-2] if len(self.times) > 1 else None, 1 / 30)
+        self.duration = max(promised, ended)
 
     @property
-    def duration(self) -> float:
-        return self.n_frames / self.fps
+    def n_frames(self) -> int:
+        return len(self.times)
 
-    def frame(self, index: int) -> np.ndarray | None:
-        if index == self.position:
-            return self.last
-        if index != self.position + 1:
-            self.capture.set(cv2.CAP_PROP_POS_FRAMES, index)
-        ok, frame = self.capture.read()
-        if not ok or frame is None:
-            if index > 0 and index < self.n_frames:
-                self.n_frames = index  # the container promised more frames than the stream holds
-            return self.last
-        self.position, self.last = index, frame
-        return frame
+    def frame(self, index: int) -> np.ndarray:
+        return cv2.imdecode(np.frombuffer(self._jpegs[index], np.uint8), cv2.IMREAD_COLOR)
+
+    def index_at(self, t: float) -> int:
+        """The frame shown at time t."""
+        return min(max(bisect.bisect_right(self.times, t + TIME_EPS) - 1, 0), self.n_frames - 1)
+
+    def first_from(self, t: float) -> int:
+        """The first frame at or after time t (where a segment starting at t begins)."""
+        return min(bisect.bisect_left(self.times, t - TIME_EPS), self.n_frames - 1)
+
+    def shown_for(self, index: int) -> float:
+        return self.times[index + 1] - self.times[index] if index + 1 < self.n_frames else 1 / 30
 
 
 def render(frame: np.ndarray, editor: Editor, t: float, index: int, n_frames: int, playing: bool,
@@ -200,14 +212,13 @@ class Labeller:
 
     def run(self) -> str:
         index, playing, message, quit_armed = 0, False, f"{self.key}: {len(self.editor.segments)} segments", False
-        fps = self.video.fps
         screen.open_window("kombat label")
         while True:
             frame = self.video.frame(index)
-            t = index / fps
+            t = self.video.times[index]
             self.editor.follow(t)
             cv2.imshow("kombat label", render(frame, self.editor, t, index, self.video.n_frames, playing, message))
-            key = cv2.waitKeyEx(max(1, int(1000 / fps)) if playing else 40)
+            key = cv2.waitKeyEx(max(1, int(1000 * self.video.shown_for(index))) if playing else 40)
             if playing:
                 index = min(index + 1, self.video.n_frames - 1)
                 playing = index < self.video.n_frames - 1
@@ -219,16 +230,18 @@ class Labeller:
                     continue
                 break
             quit_armed = False
-            step = {ord(","): -1, screen.KEY_LEFT: -1, ord("."): 1, screen.KEY_RIGHT: 1,
-                    ord("j"): -round(fps), ord("l"): round(fps)}.get(key)
+            step = {ord(","): -1, screen.KEY_LEFT: -1, ord("."): 1, screen.KEY_RIGHT: 1}.get(key)
+            seconds = {ord("j"): -1.0, ord("l"): 1.0}.get(key)
             if step is not None:
                 index, playing = min(max(index + step, 0), self.video.n_frames - 1), False
+            elif seconds is not None:
+                index, playing = self.video.index_at(t + seconds), False
             elif key == ord(" "):
                 playing = not playing
             elif key == screen.KEY_TAB:
                 start = self.editor.next()
                 if start is not None:
-                    index = min(int(np.ceil(start * fps - 1e-6)), self.video.n_frames - 1)
+                    index = self.video.first_from(start)
                     message = f"segment {self.editor.selected + 1} of {len(self.editor.segments)}"
             elif key in LABEL_KEYS:
                 message = self.editor.label(t, LABEL_KEYS[key])

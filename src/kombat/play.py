@@ -2,8 +2,9 @@
 """Play MK.js (or any game) with your body: camera frames in, punch and kick key presses out.
 
 This file is copied into models/package/ by the `package` stage, with frames.py (the training
-frames' preprocessing) and lite.py (the TFLite runner) beside it, and runs from there alone, with
-tensorflow (or the TFLite runtime, ai-edge-litert) and opencv-python; pynput only when it sends keys.
+frames' preprocessing), lite.py (the TFLite runner) and video.py (video files decoded with their
+timestamps, as extract decodes them) beside it, and runs from there alone, with tensorflow (or the
+TFLite runtime, ai-edge-litert), opencv-python and av; pynput only when it sends keys.
 
     python play.py                          # webcam 0, a decision every 100 ms, keys a/d
     python play.py --source clip.mp4 --json # a video file, one JSON line per decision
@@ -25,16 +26,18 @@ import math
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 if __package__:  # imported as kombat.play (kombat's own tests and tools)
-    from kombat import frames, lite
-else:  # run as a script from a package folder, where the package stage put these two beside it
+    from kombat import frames, lite, video
+else:  # run as a script from a package folder, where the package stage put these three beside it
     import frames
     import lite
+    import video
 
 HERE = Path(__file__).resolve().parent
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's logs would
@@ -193,22 +196,47 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
 # ---- the edges: camera or video, keys, window ----------------------------------------------
 
 
-def open_source(source: str):
+def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats
+                  ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
+    """(time since start, BGR frame, decide on it?) from a webcam, read with OpenCV: a decision on the first
+    frame at or after every `interval` tick of the wall clock."""
     import cv2
 
-    camera = source.isdigit()
-    if not camera and not Path(source).is_file():
-        raise PlayError(f"{source}: no such video file")
-    capture = cv2.VideoCapture(int(source) if camera else source)
-    ok = capture.isOpened()
-    if ok:
-        ok, first = capture.read()
+    capture = cv2.VideoCapture(index)
+    ok, first = capture.read() if capture.isOpened() else (False, None)
     if not ok:
-        what = f"camera {source}: cannot be opened (no camera, or it is busy)" if camera else \
-            f"{source}: not a readable video (no frames)"
-        raise PlayError(what)
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
-    return capture, first, camera, (fps if 1 <= fps <= 1000 else 30.0)
+        capture.release()
+        raise PlayError(f"camera {index}: cannot be opened (no camera, or it is busy)")
+    ticker, started, frame = Ticker(interval, every_frame), time.monotonic(), first
+    try:
+        while frame is not None:
+            t = time.monotonic() - started
+            stats.frames += 1
+            yield t, frame, ticker.due(t)
+            ok, frame = capture.read()
+            if not ok:
+                frame = None
+    finally:
+        capture.release()
+
+
+def file_frames(path: str, interval: float, every_frame: bool, stats: Stats
+                ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
+    """(frame time, BGR frame, True) for the frame shown at every `interval` tick of a video file, by its
+    timestamps, exactly as extract picks training frames (video.at_ticks); every frame with `every_frame`."""
+    def counted(reader):
+        for timed_frame in reader:
+            stats.frames += 1
+            yield timed_frame
+
+    try:
+        with video.VideoReader(path) as reader:
+            for _, t, frame in video.at_ticks(counted(reader), None if every_frame else interval):
+                yield t, frame, frame is not None  # a frame that failed to decode: no decision
+            if not stats.frames:
+                raise PlayError(f"{path}: not a readable video (no frames)")
+    except video.VideoError as exc:
+        raise PlayError(str(exc)) from None
 
 
 class KeySender:
@@ -265,21 +293,19 @@ def play(args: argparse.Namespace) -> Stats:
             labels[key]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlayError(f"{args.package}: labels.json or play.json lacks or mangles {exc}") from None
-    capture, frame, camera, fps = open_source(args.source)
-    try:
-        keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
-        predict = load_model(args.package, args.backend, labels)
-    except BaseException:
-        capture.release()
-        raise
+    camera = args.source.isdigit()
+    if not camera and not Path(args.source).is_file():
+        raise PlayError(f"{args.source}: no such video file")
+    keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
+    predict = load_model(args.package, args.backend, labels)
     trigger, smooth, stats = Trigger(rule.cooldown_s), Smoother(rule.smoothing), Stats()
-    ticker, started, shown = Ticker(interval, args.every_frame), time.monotonic(), time.monotonic()
+    ticks = (camera_frames(int(args.source), interval, args.every_frame, stats) if camera else
+             file_frames(args.source, interval, args.every_frame, stats))
+    started, shown = time.monotonic(), time.monotonic()
     probabilities, action = np.zeros(len(rule.classes)), None
     try:
-        while frame is not None:
-            t = time.monotonic() - started if camera else stats.frames / fps
-            stats.frames += 1
-            if ticker.due(t):
+        for t, frame, due in ticks:
+            if due:
                 begun = time.perf_counter()
                 probabilities = predict(frames.to_model_frame(frame, width, height))
                 smoothed = smooth(probabilities)
@@ -295,22 +321,20 @@ def play(args: argparse.Namespace) -> Stats:
                     if rule.smoothing > 1:
                         line["smoothed"] = rounded(rule.classes, smoothed)
                     print(json.dumps({**line, "action": action}), flush=True)
-            if args.show:
+            if args.show and frame is not None:
                 now = time.monotonic()
                 cv2.imshow("kombat", draw(frame, rule.classes, probabilities, action, 1 / max(now - shown, 1e-6)))
                 shown = now
                 if cv2.waitKey(1) & 0xFF == ord("q"):
                     break
-            ok, frame = capture.read()
-            if not ok:
-                frame = None
     except KeyboardInterrupt:
         pass
     finally:
-        capture.release()
+        ticks.close()
         if args.show:
             cv2.destroyAllWindows()
-        print(stats.summary(time.monotonic() - started), file=sys.stderr if args.json else sys.stdout)
+        if stats.frames:
+            print(stats.summary(time.monotonic() - started), file=sys.stderr if args.json else sys.stdout)
     return stats
 
 

@@ -26,6 +26,9 @@ class Segment:
 
 
 ANNOTATION_COLUMNS = ("video", "start", "end", "label")
+# A segment may end this far past a video's promised duration (a container's duration is an estimate);
+# extract clips it to the last frame, and the labeller saves it.
+END_TOLERANCE_S = 0.5
 
 
 def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:

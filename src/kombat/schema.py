@@ -61,8 +61,12 @@ class ExtractConfig:
     strict: bool = False  # true: a bad frame stops the run; false: skipped, counted and reported
 
 
+SPLIT_UNITS = ("auto", "actor", "take")
+
+
 @dataclass
 class SplitConfig:
+    by: str = "auto"  # actor, take (one video), or auto: by actor with 3+ actors, else by take (one person alone)
     test_actors: list[str] = field(default_factory=list)  # empty: chosen by seed
     val_actors: list[str] = field(default_factory=list)
     test_fraction: float = 0.25
@@ -259,7 +263,8 @@ def _check(cfg: KombatConfig) -> None:
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
     choices = {"embed.runtime": (cfg.embed.runtime, ("litert", "keras")),
                "embed.precision": (cfg.embed.precision, ("float32", "float16", "int8")),
-               "embed.engine": (cfg.embed.engine, ("local", "ray"))}
+               "embed.engine": (cfg.embed.engine, ("local", "ray")),
+               "split.by": (cfg.split.by, SPLIT_UNITS)}
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise ConfigError(f"{key} {value!r} is not one of {list(allowed)}")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from kombat import schema
+from kombat.data import VALIDATION_MEANS
 from kombat.tracking import tracking_uri
 
 
@@ -22,10 +23,13 @@ def main() -> int:
     report = json.loads(Path("metrics/evaluate.json").read_text())
     run = json.loads(Path("models/run.json").read_text())
     classes = cfg.classes
+    counts_path = Path("data/frames/counts.json")
+    split_by = json.loads(counts_path.read_text()).get("split_by", "actor") if counts_path.is_file() else "actor"
     lines = [
         "",
         "kombat demo: done",
-        f"  held-out actors: accuracy {report['accuracy']:.3f}, balanced accuracy {report['balanced_accuracy']:.3f}, "
+        f"  split by {split_by}: {VALIDATION_MEANS[split_by]}",
+        f"  held-out {split_by}s: accuracy {report['accuracy']:.3f}, balanced accuracy {report['balanced_accuracy']:.3f}, "
         f"macro-F1 {report['macro_f1']:.3f} on {report['test_frames']} frames",
         "  per class F1: " + ", ".join(f"{c} {report[f'f1_{c}']:.3f}" for c in classes),
         f"  validation macro-F1 (used to pick models): {report['val_macro_f1']:.3f}",

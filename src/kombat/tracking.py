@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from kombat.data import VALIDATION_MEANS, split_unit_of
 from kombat.errors import KombatError
 from kombat.schema import KombatConfig
 from kombat.storage import project_root
@@ -170,11 +171,15 @@ def clip_table(manifest: pd.DataFrame, split: str) -> pd.DataFrame:
 
 def log_data_inputs(cfg: KombatConfig, manifest: pd.DataFrame, fingerprint: str) -> None:
     """Log each split as an MLflow dataset input: its clips and actors, the raw data folder as its
-    source and the data fingerprint as its digest, so a run's page says what it trained and was scored on."""
+    source and the data fingerprint as its digest, so a run's page says what it trained and was scored on;
+    and what the split kept apart (`split_by`: actor or take) with what its validation means (a tag)."""
     import warnings
 
     import mlflow
 
+    unit = split_unit_of(manifest)
+    mlflow.log_param("split_by", unit)
+    mlflow.set_tag("kombat.validation", VALIDATION_MEANS[unit])
     source = str((project_root() / cfg.data.raw_dir).resolve())
     for split, context in DATASET_CONTEXTS.items():
         table = clip_table(manifest, split)

@@ -16,7 +16,7 @@ from kombat.errors import DataError
 from kombat.stages import extract
 from kombat.storage import read_dataset
 
-from ..conftest import ROOT, drawn_frame, overstate_frame_count, write_video
+from ..conftest import ROOT, drawn_frame, overstate_frame_count, vfr_times, write_clip, write_video
 
 
 def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_path):
@@ -132,7 +132,7 @@ def test_corrupt_video_is_named(cfg, video_raw_dir, tmp_path):
     data = bytearray(path.read_bytes())
     data[: len(data) // 2] = bytes(len(data) // 2)  # the header and half the stream zeroed
     path.write_bytes(bytes(data))
-    with pytest.raises(DataError, match=r"bob\.mp4: (cannot be opened as a video|has no frames)"):
+    with pytest.raises(DataError, match=r"bob\.mp4: (cannot be opened as a video|has no frames|segment .* ends after the video)"):
         _run(cfg, video_raw_dir, tmp_path)
 
 
@@ -140,7 +140,7 @@ def test_video_without_frames_is_named(cfg, video_raw_dir, tmp_path):
     path = video_raw_dir / "videos" / "cy.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 20, (160, 90))
     writer.release()  # a valid container with no frames (or nothing at all)
-    with pytest.raises(DataError, match=r"cy\.mp4: (has no frames|cannot be opened as a video)"):
+    with pytest.raises(DataError, match=r"cy\.mp4: (has no frames|has no video stream|cannot be opened as a video)"):
         _run(cfg, video_raw_dir, tmp_path)
 
 
@@ -152,7 +152,7 @@ def test_cut_off_video_is_named(cfg, video_raw_dir, tmp_path):
 
 
 def test_damaged_stream_is_skipped_and_counted_or_stops_in_strict_mode(cfg, video_raw_dir, tmp_path):
-    # The index survives but the last fifth of the stream is zeros: OpenCV decodes the frames before it.
+    # The index survives but the last fifth of the stream is zeros: FFmpeg decodes the frames before it.
     path = video_raw_dir / "videos" / "ann.mp4"
     data = bytearray(path.read_bytes())
     index = data.find(b"moov") - 4
@@ -164,7 +164,26 @@ def test_damaged_stream_is_skipped_and_counted_or_stops_in_strict_mode(cfg, vide
     assert name.endswith("ann.mp4") and entry["frames"] > 0 and f"skipped {entry['frames']} bad frame(s)" in summary
     frames = read_dataset(tmp_path / "frames").manifest
     assert (frames.actor == "ann").sum() + entry["frames"] == 29  # every wanted frame is kept or counted
-    with pytest.raises(DataError, match=r"ann\.mp4: stream ends after frame \d+ of 60 .*extract.strict"):
+    with pytest.raises(DataError, match=r"ann\.mp4: frames that cannot be decoded .*extract.strict"):
+        _run(strict(cfg), video_raw_dir, tmp_path)
+
+
+def test_a_stream_that_ends_early_is_damage_not_clipping(cfg, video_raw_dir, tmp_path):
+    # An AVI cut after 85% of its bytes: its header still promises 3 s, FFmpeg reads the frames that
+    # are left, and the labelled ticks after them are counted as damage (or stop a strict run).
+    (video_raw_dir / "videos" / "cy.mp4").unlink()
+    avi = video_raw_dir / "videos" / "cy.avi"
+    write_video(avi, ["punch", "kick", "other"])
+    avi.write_bytes(avi.read_bytes()[: avi.stat().st_size * 85 // 100])
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text(csv.read_text().replace("videos/cy.mp4", "videos/cy.avi"))
+    summary = extract.run(cfg, video_raw_dir, tmp_path / "frames")
+    counts = json.loads((tmp_path / "frames" / "counts.json").read_text())
+    (name, entry), = counts["skipped"].items()
+    assert name.endswith("cy.avi") and "stream ends at" in entry["reason"] and counts["clipped"] == {}
+    kept = (read_dataset(tmp_path / "frames").manifest.actor == "cy").sum()
+    assert 0 < kept < 29 and kept + entry["frames"] == 29 and f"skipped {entry['frames']} bad frame(s)" in summary
+    with pytest.raises(DataError, match=r"cy\.avi: stream ends at [\d.]+ s of the 3\.00 s .*extract.strict"):
         _run(strict(cfg), video_raw_dir, tmp_path)
 
 
@@ -206,3 +225,32 @@ def test_a_class_absent_from_the_test_split_is_named(cfg, video_raw_dir, tmp_pat
                    + "\n")
     with pytest.raises(DataError, match=r"the test split \(actors \['cy'\]\) has no kick frames"):
         _run(named, video_raw_dir, tmp_path)
+
+
+def test_variable_frame_rate_takes_of_one_person_are_timed_by_their_timestamps(cfg, tmp_path):
+    # One person, three takes, each an H.264 MP4 at 30 fps for 1 s then 10 fps (OpenCV reports ~22 fps,
+    # so index / fps would put frame 35 at 1.58 s instead of 1.5 s). The frames at 1.2, 1.3 and 1.4 s
+    # are bright, and exactly those are annotated punch: the labels must land on them.
+    raw = tmp_path / "raw"
+    (raw / "videos").mkdir(parents=True)
+    times = vfr_times()
+    bright = {times.index(t) for t in times if 1.15 < t < 1.45}
+    rows = ["video,start,end,label,actor"]
+    for take in (1, 2, 3):
+        write_clip(raw / "videos" / f"alice_take{take}.mp4", "libx264", times, bright=bright)
+        rows += [f"videos/alice_take{take}.mp4,0.0,0.5,kick,alice", f"videos/alice_take{take}.mp4,0.5,1.15,other,alice",
+                 f"videos/alice_take{take}.mp4,1.15,1.45,punch,alice", f"videos/alice_take{take}.mp4,1.45,2.0,other,alice"]
+    (raw / "annotations.csv").write_text("\n".join(rows) + "\n")
+    summary = extract.run(cfg, raw, tmp_path / "frames")
+    frames = read_dataset(tmp_path / "frames")
+    m = frames.manifest
+    take = m[m.source == "videos/alice_take1.mp4"]
+    assert take["tick"].tolist() == list(range(20))
+    assert take["time"].tolist() == pytest.approx([k / 10 for k in range(20)], abs=1e-3)  # the frame shown at each tick
+    is_bright = frames.images[take.index].mean(axis=(1, 2, 3)) > 150
+    assert take.loc[is_bright, "label"].tolist() == ["punch"] * 3 and (take.loc[~is_bright, "label"] != "punch").all()
+    # One person alone: split by take, and the summary says what validation then means.
+    assert sorted(m.groupby("source").split.first()) == ["test", "train", "val"]
+    assert "split by take: validation and test are other takes of the same person" in summary
+    counts = json.loads((tmp_path / "frames" / "counts.json").read_text())
+    assert counts["split_by"] == "take"

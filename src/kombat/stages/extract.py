@@ -18,6 +18,7 @@ annotations, and a class missing from a split stop the run.
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -26,13 +27,14 @@ import pandas as pd
 from tqdm import tqdm
 
 from kombat.cli import stage_main
-from kombat.data import assign_splits, class_counts, label_at, sample_frames
+from kombat.data import VALIDATION_MEANS, assign_splits, class_counts, label_at, split_unit, split_unit_of
 from kombat.errors import DataError
 from kombat.frames import to_model_frame
-from kombat.recordings import read_annotations
+from kombat.recordings import END_TOLERANCE_S, read_annotations
 from kombat.schema import DataFormat, KombatConfig
 from kombat.storage import Dataset, atomic_dir, write_dataset, write_json
 from kombat.tasks import LABELS
+from kombat.video import TIME_EPS, VideoError, VideoReader, at_ticks, last_shown
 
 COUNT_SLACK_FRAMES, COUNT_SLACK_SHARE = 3, 0.01  # see count_slack
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
@@ -67,50 +69,65 @@ def count_slack(n_frames: int) -> int:
 
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                       skips: Skips) -> tuple[list[np.ndarray], list[dict], int]:
-    """Frames of one video sampled at extract.fps, up to the last one inside a segment, with their tick
-    and label ('' outside every segment), and how many labelled ticks were clipped because the stream
-    ends (within the container's estimate) before the segments do."""
+    """The frame shown at each tick (extract.fps) of one video, up to the last one inside a segment, with
+    its tick, its own timestamp and label ('' outside every segment), and how many labelled ticks were
+    clipped because the stream ends (within the container's estimate) before the segments do."""
     if not path.is_file():
         raise DataError(f"{path}: video named in the annotations does not exist")
-    capture = cv2.VideoCapture(str(path))
+    interval = 1 / cfg.extract.fps
+    last_end = float(segments["end"].max())
+    times: list[float] = []  # every frame's time, as decoded
     try:
-        if not capture.isOpened():
-            raise DataError(f"{path}: cannot be opened as a video (corrupt or not media)")
-        video_fps = capture.get(cv2.CAP_PROP_FPS)
-        n_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if n_frames <= 0 or not video_fps or video_fps <= 0:
-            raise DataError(f"{path}: has no frames (or no frame rate)")
-        duration = n_frames / video_fps
-        late = segments[segments["end"] > duration + 0.5]
-        if len(late):
-            raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video ({duration:.2f} s)")
-        wanted = {i: (tick, t, label_at(segments, t) or "")
-                  for tick, (i, t) in enumerate(sample_frames(n_frames, video_fps, cfg.extract.fps))}
-        labelled = [i for i, (_, _, label) in wanted.items() if label]
-        frames, rows = [], []
-        index, undecodable = 0, 0
-        while index <= max(labelled, default=-1):
-            if not capture.grab():
-                break  # the stream ends before the container's frame count
-            if index in wanted:
-                ok, frame = capture.retrieve()
-                tick, t, label = wanted[index]
-                if ok and frame is not None:
-                    frames.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
-                    rows.append({"time": t, "tick": tick, "label": label})
-                elif label:
-                    undecodable += 1
-            index += 1
-        if index == 0 and labelled:
-            raise DataError(f"{path}: no frame could be decoded")
-        skips.add(path, undecodable, "frames that cannot be decoded")
-        beyond = sum(1 for i in labelled if i >= index)
-        if index > max(labelled, default=-1) or n_frames - index <= count_slack(n_frames):
-            return frames, rows, beyond  # whole: segments past the last frame are clipped to it
-        skips.add(path, beyond, f"stream ends after frame {index} of {n_frames} (truncated or damaged)")
+        with VideoReader(path, partial(to_model_frame, width=cfg.extract.width, height=cfg.extract.height)) as video:
+            promised = video.info.duration
+            late = segments[segments["end"] > promised + END_TOLERANCE_S] if promised else segments.iloc[:0]
+            if len(late):
+                raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video "
+                                f"({promised:.2f} s)")
+
+            def until_the_last_segment():
+                for t, frame in video:
+                    times.append(t)
+                    yield t, frame
+                    if t >= last_end:
+                        return  # no later tick can be labelled
+            ticks = list(at_ticks(until_the_last_segment(), interval))
+    except VideoError as exc:
+        raise DataError(str(exc)) from None
+    if not times:
+        raise DataError(f"{path}: has no frames")
+    frames, rows, undecodable = [], [], 0
+    for tick, t, frame in ticks:
+        label = label_at(segments, t) or ""
+        if frame is None:
+            undecodable += bool(label)
+        else:
+            frames.append(frame)
+            rows.append({"time": round(t, 4), "tick": tick, "label": label})
+    if not frames:
+        raise DataError(f"{path}: no frame could be decoded")
+    skips.add(path, undecodable, "frames that cannot be decoded")
+    while rows and not rows[-1]["label"]:  # context after the last labelled frame is never used
+        rows.pop()
+        frames.pop()
+    ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, interval)
+    if times[-1] >= last_end:
         return frames, rows, 0
-    finally:
-        capture.release()
+    # The stream ended before the last segment: its labelled ticks from there on have no frame.
+    beyond = sum(1 for k in range(len(ticks), math.ceil(last_end / interval) + 1)
+                 if k * interval < last_end and label_at(segments, k * interval))
+    if not promised:  # the container does not say how long it is (a browser's WebM): the stream does
+        late = segments[segments["end"] > ended + END_TOLERANCE_S]
+        if len(late):
+            raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video "
+                            f"({ended:.2f} s)")
+        return frames, rows, beyond
+    slack_s = count_slack(video.info.frames) * (1 / video.info.fps if video.info.fps else ended - times[-1])
+    if ended >= promised - slack_s - TIME_EPS:
+        return frames, rows, beyond  # whole: segments past the last frame are clipped to it
+    skips.add(path, beyond, f"stream ends at {ended:.2f} s of the {promised:.2f} s its container promises "
+                            "(truncated or damaged)")
+    return frames, rows, 0
 
 
 def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
@@ -173,13 +190,14 @@ def _dataset(images: list[np.ndarray], rows: list[dict], cfg: KombatConfig) -> D
     if not any(row["label"] for row in rows):
         raise DataError("no labelled frames were extracted: check the annotations' segments and extract.fps")
     manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "tick", "label"])
-    splits = assign_splits(manifest["actor"].tolist(), cfg.split)
-    manifest["split"] = manifest["actor"].map(splits)
-    check_classes(manifest)
+    unit = split_unit(manifest["actor"].tolist(), cfg.split)
+    groups = manifest["actor" if unit == "actor" else "source"]
+    manifest["split"] = groups.map(assign_splits(groups.tolist(), cfg.split, unit))
+    check_classes(manifest, unit)
     return Dataset(np.stack(images), manifest)
 
 
-def check_classes(manifest: pd.DataFrame) -> None:
+def check_classes(manifest: pd.DataFrame, unit: str = "actor") -> None:
     """Every class in every split: training needs them all, and a test without one scores nothing."""
     for label in LABELS:
         if not (manifest["label"] == label).any():
@@ -188,10 +206,10 @@ def check_classes(manifest: pd.DataFrame) -> None:
         rows = manifest[manifest["split"] == split]
         missing = [label for label in LABELS if not (rows["label"] == label).any()]
         if missing:
-            actors = sorted(rows["actor"].unique())
-            raise DataError(f"the {split} split (actors {actors}) has no {', '.join(missing)} frames: choose other "
-                            f"actors with split.{split}_actors, or record more" if split != "train" else
-                            f"the train split (actors {actors}) has no {', '.join(missing)} frames")
+            groups = sorted(rows["actor" if unit == "actor" else "source"].unique())
+            fix = ("" if split == "train" else f": choose other actors with split.{split}_actors, or record more"
+                   if unit == "actor" else ": record takes with every class in them (or change split.seed)")
+            raise DataError(f"the {split} split ({unit}s {groups}) has no {', '.join(missing)} frames{fix}")
 
 
 def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
@@ -204,9 +222,11 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
         dataset = extract_folders(raw_dir, cfg, skips)
     counts = {split: class_counts(dataset.manifest, split) for split in ("train", "val", "test")}
     actors = dataset.manifest.groupby("split")["actor"].unique().map(sorted).to_dict()
+    unit = split_unit_of(dataset.manifest)
     with atomic_dir(out_dir) as tmp:
         write_dataset(tmp, dataset)
-        write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "skipped": skips.files,
+        write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "split_by": unit,
+                                         "validation": VALIDATION_MEANS[unit], "skipped": skips.files,
                                          "clipped": skips.clipped})
     per_split = "; ".join(f"{split} {sum(c.values())} ({', '.join(f'{k} {v}' for k, v in c.items())})"
                           for split, c in counts.items())
@@ -217,7 +237,7 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
                     f"clipped to the last frame")
     n_context = int((dataset.manifest["label"] == "").sum())
     return (f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height} ({n_context} unlabelled, kept as "
-            f"context); labelled: {per_split}{skipped}")
+            f"context); labelled: {per_split}; split by {unit}: {VALIDATION_MEANS[unit]}{skipped}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,11 +22,12 @@ from kombat.cli import stage_main
 from kombat.errors import DataError, KombatError
 from kombat.metrics import confusion, confusion_png
 from kombat.schema import KombatConfig
-from kombat.storage import atomic_dir, file_digest, read_dataset
+from kombat.data import VALIDATION_MEANS, split_unit_of
+from kombat.storage import atomic_dir, file_digest, read_dataset, read_manifest
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
-PLAYER_FILES = ("play.py", "frames.py", "lite.py")
+PLAYER_FILES = ("play.py", "frames.py", "lite.py", "video.py")
 CHECK_FRAMES = 48  # consecutive test ticks on which Keras and TFLite must agree
 
 
@@ -114,7 +115,7 @@ def log_and_register(cfg: KombatConfig, champion: Candidate, frames: np.ndarray,
 
 
 def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: Candidate, n_candidates: int, scores: dict,
-               matrix: np.ndarray, max_diff: float, n_check: int, fingerprint: str, version: str) -> str:
+               matrix: np.ndarray, max_diff: float, n_check: int, fingerprint: str, version: str, split_by: str) -> str:
     classes = list(run_cfg.classes)
     params = tracking.run_params(run_cfg)
     table = "\n".join(f"| {k} | {v} |" for k, v in params.items())
@@ -134,14 +135,15 @@ A webcam frame in every {1 / run_cfg.extract.fps:g} s, {' / '.join(classes)} pro
 - **Chosen by**: highest `{cfg.package.metric}` = {champion.metric:.4f} among {n_candidates} finished runs on the
   same frames (manifest `{fingerprint}`); the test figures below played no part in the choice.
 - **Data**: {run_cfg.data.source.value} ({run_cfg.data.raw_dir}), frames {run_cfg.extract.width}x{run_cfg.extract.height}
-  at {run_cfg.extract.fps:g} fps, split by actor, {run_cfg.augment.copies} augmented copies per training frame.
+  at {run_cfg.extract.fps:g} fps, {run_cfg.augment.copies} augmented copies per training clip.
+- **How it was validated**: split by {split_by}: {VALIDATION_MEANS[split_by]}.
 
 ## Parameters
 | param | value |
 |---|---|
 {table}
 
-## Test scores (held-out actors, {int(matrix.sum())} frames)
+## Test scores (held-out {split_by}s, {int(matrix.sum())} frames)
 accuracy {scores['accuracy']:.3f}, balanced accuracy {scores['balanced_accuracy']:.3f}, **macro-F1 {scores['macro_f1']:.3f}**
 
 | class | precision | recall | F1 |
@@ -159,10 +161,11 @@ accuracy {scores['accuracy']:.3f}, balanced accuracy {scores['balanced_accuracy'
 - `embedder.tflite`, `head.tflite`: the same for fast CPU play. Played tick by tick over {n_check} consecutive test
   frames, the largest difference between the two was {max_diff:.2e} (allowed: {cfg.package.tolerance:g}).
 - `labels.json` (output order, frame size), `play.json` (thresholds, cooldown, keys; edit freely), `play.py`
-  with `frames.py` (the training frames' preprocessing) and `lite.py` (the TFLite runner).
+  with `frames.py` (the training frames' preprocessing), `lite.py` (the TFLite runner) and `video.py` (video
+  files decoded with their timestamps).
 
 ## Play
-    pip install tensorflow-cpu opencv-python pynput   # or ai-edge-litert instead of tensorflow
+    pip install tensorflow-cpu opencv-python av pynput   # or ai-edge-litert instead of tensorflow
     python play.py                                    # webcam 0; keys: {', '.join(f'{k} -> {v}' for k, v in cfg.play.keys.items())}
     python play.py --source clip.mp4 --json           # a video file, a JSON line per decision
     python play.py --show --keys off                  # watch it think
@@ -223,7 +226,8 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         confusion_png(matrix, run_cfg.classes, f"champion, test macro-F1 {scores['macro_f1']:.3f}",
                       tmp / "confusion_matrix.png")
         (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,
-                                                  len(frames), fingerprint, version))
+                                                  len(frames), fingerprint, version,
+                                                  split_unit_of(read_manifest(embeddings_dir))))
     return (f"champion {champion.run_id} ({champion.kind}, {cfg.package.metric} {champion.metric:.3f} of "
             f"{len(candidates)} runs), test macro-F1 {scores['macro_f1']:.3f}; registered "
             f"{cfg.package.model_name} v{version} @{cfg.package.alias}; Keras vs TFLite max diff {max_diff:.1e}")

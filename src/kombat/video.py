@@ -1,0 +1,207 @@
+"""Video files decoded by FFmpeg (PyAV) in a worker process: every frame with its presentation time, upright.
+
+Shared by extract, the labeller and play.py (the package stage copies this file beside play.py), so a
+file's frames and times are the same in training and play. A frame's time is its timestamp, never
+index / nominal fps: phones, browsers and many webcams write variable frame rate video. Decoding runs
+in a child process, so a decoder that crashes natively on some file (OpenCV did, with SIGABRT) ends in
+one VideoError naming the file instead of taking the caller down. Needs numpy and av only.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+TIME_EPS = 1e-6  # seconds: a frame stamped within this of a tick is shown at it (float rounding of rationals)
+
+
+class VideoError(Exception):
+    """A video file that cannot be decoded: one line naming the file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    frames: int  # the container's frame count: an estimate (AVI and many MP4s promise more), 0 when it does not say
+    duration: float  # seconds the container promises (its duration, or its count at its rate), 0 when it does not say
+    fps: float  # the average frame rate the container states (0 when unknown): a hint, never used for times
+
+
+# ---- which frame each tick sees: pure, shared by extract and play ------------------------------
+
+
+def at_ticks(timed_frames: Iterable[tuple[float, np.ndarray]], interval: float | None
+             ) -> Iterator[tuple[int, float, np.ndarray]]:
+    """(tick, frame time, frame) for the frame shown at each tick time k * interval.
+
+    A frame is shown from its time until the next frame's (the last one for as long as the one before
+    it); so a 30-then-10 fps clip gets ticks at the right moments, and a frame shown across two ticks
+    appears at both. `interval` None: every frame is a tick (the k-th frame is tick k).
+    """
+    tick, held, before = 0, None, None
+    for t, frame in timed_frames:
+        if interval is None:
+            yield tick, t, frame
+            tick += 1
+            continue
+        if held is not None:
+            while tick * interval < t - TIME_EPS:
+                yield tick, held[0], held[1]
+                tick += 1
+            before = held[0]
+        held = (t, frame)
+    if interval is not None and held is not None:
+        end = last_shown(held[0], before, interval)
+        while tick * interval < end - TIME_EPS:
+            yield tick, held[0], held[1]
+            tick += 1
+
+
+def last_shown(last: float, before: float | None, interval: float) -> float:
+    """When a stream stops showing its last frame (at `last`, the one before it at `before`): as long after
+    it as the frames before it were apart (one tick for a lone frame)."""
+    return last + (last - before if before is not None else interval)
+
+
+def upright(image: np.ndarray, rotation: float) -> np.ndarray:
+    """The picture as a player shows it: `rotation` is the display matrix's angle (degrees counter-clockwise,
+    PyAV's VideoFrame.rotation), how far the stored picture must turn to stand upright."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+# ---- the worker: runs in a child process -------------------------------------------------------
+
+
+def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, send) -> None:
+    """Send ('info', VideoInfo), then ('frame', time, image) per frame in presentation order (image None for
+    a packet that failed to decode), then ('end',); or ('error', message) for a file FFmpeg refuses."""
+    import av
+
+    try:
+        try:
+            container = av.open(path)
+        except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            send.send(("error", f"{path}: cannot be opened as a video (corrupt or not media): {_reason(exc)}"))
+            return
+        with container:
+            if not container.streams.video:
+                send.send(("error", f"{path}: has no video stream"))
+                return
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            time_base = stream.time_base
+            rate, count = float(stream.average_rate or 0), int(stream.frames or 0)
+            # The longest promise: a cut AVI keeps its header's frame count while FFmpeg's duration is
+            # estimated from what is left of the file.
+            duration = max(float(stream.duration * time_base) if stream.duration and time_base else 0.0,
+                           container.duration / 1e6 if container.duration else 0.0, count / rate if rate else 0.0)
+            send.send(("info", VideoInfo(count, duration, rate)))
+            start, last_t = stream.start_time, None
+            step = 1 / float(stream.average_rate) if stream.average_rate else 1 / 30
+            damaged: list[float] = []  # times of packets that failed to decode, sent in order with the frames
+            for packet in container.demux(stream):
+                try:
+                    decoded = packet.decode()
+                except av.FFmpegError:
+                    damaged.append(float((packet.pts - (start or 0)) * time_base) if packet.pts is not None else
+                                   (last_t or 0.0) + step)
+                    continue
+                for frame in decoded:
+                    if frame.pts is None:
+                        t = 0.0 if last_t is None else last_t + step
+                    else:
+                        if start is None:
+                            start = frame.pts
+                        t = float((frame.pts - start) * time_base)
+                    for lost in sorted(x for x in damaged if x < t):
+                        send.send(("frame", lost, None))
+                    damaged = [x for x in damaged if x >= t]
+                    last_t = t
+                    image = upright(frame.to_ndarray(format="bgr24"), frame.rotation or 0)
+                    send.send(("frame", t, transform(image) if transform else image))
+            for lost in sorted(damaged):
+                send.send(("frame", lost, None))
+            send.send(("end", None))
+    except BrokenPipeError:
+        pass  # the reader stopped listening (it had what it wanted)
+    except av.FFmpegError as exc:
+        send.send(("error", f"{path}: cannot be decoded: {_reason(exc)}"))
+
+
+def _reason(exc: BaseException) -> str:
+    return (getattr(exc, "strerror", None) or str(exc) or type(exc).__name__).splitlines()[0]
+
+
+def _context():
+    # forkserver: a clean child forked from a small server (no threads of the caller inherited), cheap
+    # per file; spawn where the platform has no forkserver (Windows).
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+class VideoReader:
+    """One video file's frames, decoded in a child process:
+
+        with VideoReader(path) as video:
+            for t, frame in video:   # t: seconds from the first frame; frame: BGR uint8, upright
+                ...
+
+    `transform` (a picklable function of the BGR frame) runs in the child, so large frames can be made
+    small before they cross the pipe. A packet that fails to decode comes as (its time, None), so the
+    caller counts it where it falls. `info` is the container's promise.
+    """
+
+    def __init__(self, path: Path | str, transform: Callable[[np.ndarray], object] | None = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise VideoError(f"{self.path}: no such video file")
+        context = _context()
+        self._receiver, sender = context.Pipe(duplex=False)
+        self._worker = context.Process(target=_decode_into, args=(str(self.path), transform, sender), daemon=True)
+        self._worker.start()
+        sender.close()
+        try:
+            kind, payload = self._receive()
+            if kind != "info":
+                raise VideoError(payload)
+        except BaseException:
+            self.close()
+            raise
+        self.info: VideoInfo = payload
+
+    def _receive(self):
+        try:
+            kind, *payload = self._receiver.recv()
+        except EOFError:  # the child is gone without a word: it crashed inside the decoder
+            self._worker.join(timeout=5)
+            code = self._worker.exitcode
+            how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+            raise VideoError(f"{self.path}: the video decoder crashed ({how}) reading this file") from None
+        return kind, payload[0] if len(payload) == 1 else tuple(payload)
+
+    def __iter__(self) -> Iterator[tuple[float, object]]:
+        while True:
+            kind, payload = self._receive()
+            if kind == "frame":
+                yield payload
+            elif kind == "end":
+                return
+            else:
+                raise VideoError(payload)
+
+    def close(self) -> None:
+        self._receiver.close()
+        if self._worker.is_alive():
+            self._worker.terminate()
+        self._worker.join(timeout=5)
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,118 @@
+"""Video files decoded with their timestamps (kombat.video), on clips PyAV writes in other codecs and
+containers, at a variable frame rate, rotated, and broken; and the tick rule extract and play share."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from kombat.video import VideoError, VideoReader, at_ticks, upright
+
+from .conftest import HEIGHT, WIDTH, vfr_times, write_clip
+
+def decode(path: Path) -> list[tuple[float, np.ndarray]]:
+    with VideoReader(path) as reader:
+        return list(reader)
+
+
+def bar_of(frame_bgr: np.ndarray) -> int:
+    """Which frame a decoded marker frame is (the bar's column / 4)."""
+    return int(np.argmax(frame_bgr[HEIGHT // 2, :, :].astype(int).sum(axis=1)) // 4)
+
+
+def test_at_ticks_picks_the_frame_shown_at_each_tick():
+    constant = [(k / 30, k) for k in range(9)]  # 0.3 s at 30 fps
+    assert [(tick, frame) for tick, _, frame in at_ticks(constant, 0.1)] == [(0, 0), (1, 3), (2, 6)]
+    slow = [(0.0, "a"), (0.25, "b")]  # 4 fps: a frame shown across two ticks appears at both
+    assert [(tick, t, f) for tick, t, f in at_ticks(slow, 0.1)] == [
+        (0, 0.0, "a"), (1, 0.0, "a"), (2, 0.0, "a"), (3, 0.25, "b"), (4, 0.25, "b")]
+    assert [f for _, _, f in at_ticks(constant, None)] == list(range(9))
+    assert list(at_ticks([], 0.1)) == []
+
+
+@pytest.mark.parametrize("name, codec, pix_fmt", [
+    ("clip.avi", "rawvideo", "bgr24"),  # uncompressed AVI, as research data sets ship
+    ("clip.mkv", "ffv1", "yuv420p"),  # lossless FFV1 in Matroska
+    ("clip.webm", "libvpx-vp9", "yuv420p"),  # what a browser's MediaRecorder writes
+    ("clip.mp4", "libx264", "yuv420p"),  # H.264, as phones write
+])
+def test_variable_frame_rate_clips_come_with_their_timestamps(tmp_path, name, codec, pix_fmt):
+    path = tmp_path / name
+    times = vfr_times()
+    write_clip(path, codec, times, pix_fmt)
+    decoded = decode(path)
+    assert [round(t, 3) for t, _ in decoded] == [round(t, 3) for t in times]
+    assert [bar_of(frame) for _, frame in decoded] == list(range(len(times)))  # each frame in its place
+    assert decoded[0][1].shape == (HEIGHT, WIDTH, 3) and decoded[0][1].dtype == np.uint8
+    # OpenCV, for contrast, assumes a constant rate: index / its fps puts the last frame (at 1.9 s) elsewhere.
+    capture = cv2.VideoCapture(str(path))
+    opencv_time = 39 / capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    assert abs(decoded[39][0] - 1.9) < 1e-3 and abs(opencv_time - 1.9) > 0.1
+
+
+def test_a_rotation_tag_is_honoured_as_a_player_does(tmp_path):
+    # A phone held upright stores landscape pixels and a tag saying how to turn them.
+    upright_picture = np.zeros((WIDTH, HEIGHT, 3), np.uint8)  # portrait: 160 tall, 96 wide
+    upright_picture[:20, :, 0] = 255  # red band at the top
+    stored = np.ascontiguousarray(np.rot90(upright_picture, -1))  # turned a quarter clockwise: 96 x 160
+    path = tmp_path / "phone.mp4"
+    write_clip(path, "libx264", [k / 30 for k in range(5)], rotation=90, frames=[stored] * 5)
+    t, frame = decode(path)[0]
+    assert frame.shape == (WIDTH, HEIGHT, 3)  # portrait
+    assert frame[:20, :, 2].mean() > 200 and frame[-20:, :, 2].mean() < 50  # red (BGR index 2) at the top
+    capture = cv2.VideoCapture(str(path))  # OpenCV's FFmpeg backend auto-rotates too: the same picture
+    ok, reference = capture.read()
+    capture.release()
+    assert ok and reference.shape == frame.shape and np.abs(reference.astype(int) - frame).mean() < 8
+    assert upright(stored, 90).shape == (WIDTH, HEIGHT, 3)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "cannot be opened as a video"),
+    (b"this is not a video at all" * 100, "cannot be opened as a video"),
+])
+def test_files_that_are_not_video_are_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "bad.mp4"
+    path.write_bytes(content)
+    with pytest.raises(VideoError, match=message) as error:
+        decode(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(VideoError, match="no such video file"):
+        decode(tmp_path / "missing.mp4")
+
+
+def test_a_decoder_that_dies_natively_becomes_one_line_naming_the_file(tmp_path):
+    # A native crash in the decoder (OpenCV aborted Python with SIGABRT on some AVIs) reaches the
+    # reader as its worker dying by a signal: here the worker is killed mid-stream, as abort() would.
+    path = tmp_path / "long.mkv"
+    write_clip(path, "ffv1", [k / 30 for k in range(300)])
+    before = {child.pid for child in multiprocessing.active_children()}
+    with pytest.raises(VideoError, match=r"long\.mkv: the video decoder crashed \(signal SIGABRT\)"):
+        with VideoReader(path) as reader:
+            worker = next(c for c in multiprocessing.active_children() if c.pid not in before)
+            frames = iter(reader)
+            next(frames)
+            os.kill(worker.pid, signal.SIGABRT)
+            for _ in frames:
+                pass
+    assert not [c for c in multiprocessing.active_children() if c.pid not in before]  # nothing left behind
+
+
+def test_stopping_early_ends_the_worker(tmp_path):
+    path = tmp_path / "long.mkv"
+    write_clip(path, "ffv1", [k / 30 for k in range(300)])
+    started = time.monotonic()
+    with VideoReader(path) as reader:
+        first = next(iter(reader))
+    assert first[0] == 0.0 and time.monotonic() - started < 10
+    assert not [c for c in multiprocessing.active_children() if c.is_alive()]
+    assert threading.active_count() >= 1

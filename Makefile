@@ -57,6 +57,8 @@ test-all: setup system-deps  ## every test, the slow ones too
 	python -m pytest -q -m ""
 
 play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
+	@echo "the game: MK.js, https://github.com/mgechev/mk.js (open game/index.html; click into it so it has the keyboard)"
+	@echo "kombat presses: $$(python -c 'import json; k = json.load(open("models/package/play.json"))["keys"]; print(", ".join(f"{a} -> {b}" for a, b in k.items()))' 2>/dev/null || echo 'see models/package/play.json')"
 	cd models/package && python play.py $(A)
 
 record: setup  ## record your moves with webcam 0: make record ACTOR=alice (then compose data=videos)

@@ -10,7 +10,8 @@ import cv2
 import pytest
 import yaml
 
-from .conftest import copy_project, drawn_frame, needs_weights, overstate_frame_count, project_env, repro, write_video
+from .conftest import (HEIGHT, WIDTH, copy_project, drawn_frame, needs_weights, overstate_frame_count, project_env, repro,
+                       write_clip, write_video)
 
 
 def set_param(project: Path, section: str, key: str, value) -> None:
@@ -103,6 +104,27 @@ def write_user_videos(raw: Path) -> None:
     (raw / "annotations.csv").write_text("\n".join(rows) + "\n")
 
 
+SOLO_TAKES = (("take1.mp4", "libx264"), ("take2.webm", "libvpx-vp9"), ("take3.mkv", "ffv1"), ("take4.avi", "rawvideo"))
+
+
+def write_solo_takes(raw: Path) -> None:
+    """One person, four takes written by PyAV in four codecs and containers (H.264 MP4 at a variable
+    frame rate, VP9 WebM as a browser records, FFV1 MKV, uncompressed AVI)."""
+    (raw / "videos").mkdir(parents=True)
+    rows = ["video,start,end,label,actor"]
+    for k, (name, codec) in enumerate(SOLO_TAKES):
+        moves = MOVES[k % 2:] + MOVES[:k % 2]
+        times = [i / 20 for i in range(20 * len(moves))]
+        if codec == "libx264":  # the second half at 10 fps
+            times = [t for t in times if t < 3 or round(t * 20) % 2 == 0]
+        frames = [cv2.cvtColor(drawn_frame(moves[int(t)], seed=k * 1000 + i, size=(WIDTH, HEIGHT)), cv2.COLOR_BGR2RGB)
+                  for i, t in enumerate(times)]
+        write_clip(raw / "videos" / f"alice_{name}", codec, times, pix_fmt="bgr24" if codec == "rawvideo" else "yuv420p",
+                   frames=frames)
+        rows += [f"videos/alice_{name},{i}.0,{i}.9,{label},alice" for i, label in enumerate(moves)]
+    (raw / "annotations.csv").write_text("\n".join(rows) + "\n")
+
+
 def write_user_images(raw: Path) -> None:
     for label in ("punch", "kick", "other"):
         (raw / label).mkdir(parents=True)
@@ -112,19 +134,24 @@ def write_user_images(raw: Path) -> None:
 
 
 @needs_weights
-@pytest.mark.parametrize("preset", ["videos", "folders"])
+@pytest.mark.parametrize("preset", ["videos", "folders", "solo"])
 def test_your_own_recordings_run_through_package_from_a_fresh_copy(tmp_path, preset):
     # The README's path: put recordings under data/raw, compose the preset, dvc repro.
     project = copy_project(tmp_path / "kombat")
     if preset == "videos":
         write_user_videos(project / "data/raw")
+    elif preset == "solo":
+        write_solo_takes(project / "data/raw")
     else:
         write_user_images(project / "data/raw/images")
-    subprocess.run(["python", "-m", "kombat.compose", f"data={preset}", "augment.copies=1", "train.epochs=3"],
-                   cwd=project, env=project_env(), check=True, capture_output=True)
+    subprocess.run(["python", "-m", "kombat.compose", f"data={'videos' if preset == 'solo' else preset}",
+                    "augment.copies=1", "train.epochs=3"], cwd=project, env=project_env(), check=True, capture_output=True)
     assert repro(project) == ["synth", "extract", "balance", "augment", "embed", "train", "evaluate", "package"]
     counts = json.loads((project / "data/frames/counts.json").read_text())
     assert counts["skipped"] == {}  # no good clip is called damaged
+    if preset == "solo":
+        check_solo_validation_is_said(project, counts)
+        return
     assert sorted(a for actors in counts["actors"].values() for a in actors) == ["ann", "bob", "cy"]
     if preset == "videos":
         assert counts["clipped"] == {"videos/cy_take1.avi": 1}
@@ -134,3 +161,19 @@ def test_your_own_recordings_run_through_package_from_a_fresh_copy(tmp_path, pre
     labels = json.loads((package / "labels.json").read_text())
     assert labels["classes"] == ["punch", "kick", "other"]
     assert (project / "data/synthetic/NOT_USED.txt").is_file()
+
+
+def check_solo_validation_is_said(project: Path, counts: dict) -> None:
+    """One person alone trained, validated and tested on different takes, and every report says so."""
+    import mlflow
+
+    assert counts["split_by"] == "take" and counts["actors"] == {"train": ["alice"], "val": ["alice"], "test": ["alice"]}
+    said = "validation and test are other takes of the same person(s) (split by take)"
+    card = (project / "models/package/README.md").read_text()
+    assert f"**How it was validated**: split by take: {said}" in card and "held-out takes" in card
+    run_id = json.loads((project / "models/package/labels.json").read_text())["run_id"]
+    run = mlflow.MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_run(run_id)
+    assert run.data.params["split_by"] == "take" and run.data.tags["kombat.validation"].startswith(said[:40])
+    summary = subprocess.run(["python", "-m", "kombat.summary"], cwd=project, env=project_env(), capture_output=True,
+                             text=True, check=True).stdout
+    assert f"split by take: {said}" in summary

@@ -17,7 +17,7 @@ import pytest
 
 from kombat.playtest import STRIKES, match_events, play_events, render_heldout
 
-from .conftest import ROOT, project_env
+from .conftest import ROOT, project_env, vfr_times, write_clip
 
 # Event-level targets on held-out clips of the small easy data set (measured: precision 0.50,
 # recall 0.67 over 18 strikes with smoothing 3; 0.57 / 0.67 without): an action counts when it
@@ -93,6 +93,18 @@ def test_json_lines_and_summary(built_project, heldout):
     for a, b in zip(decisions, map(json.loads, keras.stdout.splitlines()), strict=True):  # same frames, same model
         assert a["t"] == b["t"] and a["action"] == b["action"]
         assert np.allclose(list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-3)
+
+
+def test_decisions_on_a_variable_frame_rate_file_carry_the_frames_timestamps(built_project, tmp_path):
+    # 1 s at 30 fps then 1 s at 10 fps (OpenCV says ~22 fps): a decision at every 100 ms tick, on the
+    # frame shown then, stamped with its timestamp, as extract stamps training frames.
+    video = tmp_path / "vfr.mp4"
+    write_clip(video, "libx264", vfr_times())
+    out = run_play(built_project.package, "--source", str(video), "--json")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert [json.loads(line)["t"] for line in out.stdout.splitlines()] == [round(k / 10, 3) for k in range(20)]
+    every = run_play(built_project.package, "--source", str(video), "--json", "--every-frame")
+    assert [json.loads(line)["t"] for line in every.stdout.splitlines()] == [round(t, 3) for t in vfr_times()]
 
 
 @pytest.mark.parametrize("args, message", [

@@ -199,7 +199,8 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
 def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats
                   ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
     """(time since start, BGR frame, decide on it?) from a webcam, read with OpenCV: a decision on the first
-    frame at or after every `interval` tick of the wall clock."""
+    frame at or after every `interval` tick of the wall clock. The camera is opened at once (a missing
+    camera is the first thing to say)."""
     import cv2
 
     capture = cv2.VideoCapture(index)
@@ -207,7 +208,12 @@ def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats
     if not ok:
         capture.release()
         raise PlayError(f"camera {index}: cannot be opened (no camera, or it is busy)")
-    ticker, started, frame = Ticker(interval, every_frame), time.monotonic(), first
+    return _camera_loop(capture, first, Ticker(interval, every_frame), stats)
+
+
+def _camera_loop(capture, first: np.ndarray, ticker: Ticker, stats: Stats
+                 ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
+    started, frame = time.monotonic(), first
     try:
         while frame is not None:
             t = time.monotonic() - started
@@ -296,11 +302,15 @@ def play(args: argparse.Namespace) -> Stats:
     camera = args.source.isdigit()
     if not camera and not Path(args.source).is_file():
         raise PlayError(f"{args.source}: no such video file")
-    keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
-    predict = load_model(args.package, args.backend, labels)
     trigger, smooth, stats = Trigger(rule.cooldown_s), Smoother(rule.smoothing), Stats()
     ticks = (camera_frames(int(args.source), interval, args.every_frame, stats) if camera else
              file_frames(args.source, interval, args.every_frame, stats))
+    try:
+        keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
+        predict = load_model(args.package, args.backend, labels)
+    except BaseException:
+        ticks.close()
+        raise
     started, shown = time.monotonic(), time.monotonic()
     probabilities, action = np.zeros(len(rule.classes)), None
     try:

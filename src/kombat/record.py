@@ -28,7 +28,7 @@ from kombat.cli import tool_main
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from kombat.errors import DataError
-from kombat.recordings import Segment, append_annotations, read_annotations
+from kombat.recordings import Segment, append_annotations, mp4_writer, read_annotations
 from kombat.schema import RecordConfig
 
 ANNOTATIONS_FILE = "annotations.csv"
@@ -223,11 +223,7 @@ class Recorder:
         return final, segments
 
     def open_writer(self, path: Path, frame: np.ndarray) -> cv2.VideoWriter:
-        height, width = frame.shape[:2]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (width, height))
-        if not writer.isOpened():
-            raise DataError(f"{path.parent}: cannot write a video there")
-        return writer
+        return mp4_writer(path, self.fps, frame.shape[1], frame.shape[0])
 
 
 def check_writable(raw_dir: Path) -> None:

@@ -105,12 +105,19 @@ def append_annotations(path: Path, rows: list[dict]) -> pd.DataFrame:
     return write_annotations(path, table)
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
-    """RGB frames as MPEG-4 Part 2 in an .mp4: what OpenCV's bundled FFmpeg writes and every player reads."""
-    height, width = frames[0].shape[:2]
+def mp4_writer(path: Path, fps: float, width: int, height: int) -> cv2.VideoWriter:
+    """A writer of BGR frames as MPEG-4 Part 2 in an .mp4: what OpenCV's bundled FFmpeg writes and every
+    player reads (the recorder's takes, the synthetic clips)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     if not writer.isOpened():
-        raise OSError(f"{path}: OpenCV cannot open an mp4v writer")
+        raise DataError(f"{path.parent}: cannot write a video there")
+    return writer
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """RGB frames as an .mp4 (see mp4_writer)."""
+    height, width = frames[0].shape[:2]
+    writer = mp4_writer(path, fps, width, height)
     try:
         for frame in frames:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))

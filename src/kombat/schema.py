@@ -174,7 +174,7 @@ class PlayConfig:
 class RecordConfig:
     """The recorder's plan (python -m kombat.record): takes of shuffled prompts, labelled from the prompt times."""
 
-    takes: int = 3  # one video per take
+    takes: int = 5  # one video per take: alone, 3 train, 1 validate, 1 test (split by take)
     punches: int = 4  # "PUNCH!" prompts per take
     kicks: int = 4  # "KICK!" prompts per take
     free_moves: int = 3  # "move freely" stretches per take: the `other` class, hard negatives included

@@ -16,7 +16,7 @@ export KERAS_HOME := $(abspath .cache/keras)
 endif
 endif
 
-.PHONY: setup system-deps demo test test-all ui params keras-cache clean-outputs play bench record label
+.PHONY: setup system-deps demo test test-slow test-all ui params keras-cache clean-outputs play bench record label
 
 setup: $(VENV)/.installed keras-cache
 
@@ -53,8 +53,10 @@ demo: setup  ## the whole pipeline on the default synthetic data, then a summary
 test: setup system-deps  ## the default test run (slow end-to-end tests excluded)
 	python -m pytest -q
 
-test-all: setup system-deps  ## every test, the slow ones too
-	python -m pytest -q -m ""
+test-slow: setup system-deps  ## only the slow end-to-end tests (pipelines in fresh copies, sweeps, play)
+	python -m pytest -q -m slow
+
+test-all: test test-slow  ## every test: the everyday run, then the slow end-to-end ones
 
 play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
 	@echo "the game: MK.js, https://github.com/mgechev/mk.js (open game/index.html; click into it so it has the keyboard)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,10 +11,12 @@ import numpy as np
 import pytest
 
 from kombat.backbone import feature_model, load_backbone
+from kombat.compose import default_config
 from kombat.errors import WeightsError
-from kombat.schema import BackboneConfig, EmbedConfig
 
 from .conftest import needs_weights
+
+DEFAULTS = default_config()
 
 
 @needs_weights
@@ -32,12 +35,12 @@ def test_imagenet_weights_recognise_chelsea_the_cat():
 @needs_weights
 def test_feature_model_pools_every_candidate_layer_in_one_pass():
     layers = ["conv_pw_13_relu", "conv_pw_11_relu"]
-    model = feature_model(BackboneConfig(), EmbedConfig(), (56, 100, 3), layers)
+    model = feature_model(DEFAULTS.backbone, DEFAULTS.embed, (56, 100, 3), layers)
     frames = np.random.default_rng(0).integers(0, 256, size=(3, 56, 100, 3), dtype=np.uint8)
     pooled = model.predict_on_batch(frames)
     assert [np.asarray(p).shape for p in pooled] == [(3, 1024), (3, 512)]
     assert all(np.asarray(p).min() >= 0 for p in pooled)  # pooled ReLU outputs
-    native = feature_model(BackboneConfig(), EmbedConfig(input_size=0), (56, 100, 3), layers[:1])
+    native = feature_model(DEFAULTS.backbone, dataclasses.replace(DEFAULTS.embed, input_size=0), (56, 100, 3), layers[:1])
     assert np.asarray(native.predict_on_batch(frames)).shape == (3, 1024)
 
 
@@ -46,8 +49,8 @@ def test_grayscale_sees_luma_only():
     """With grayscale on (the article's way) two frames of equal luma embed alike; with it off they do not."""
     frame = np.random.default_rng(1).integers(0, 256, size=(1, 56, 100, 3), dtype=np.uint8)
     grey = np.repeat(np.round(frame @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)[..., None], 3, axis=-1)
-    on = feature_model(BackboneConfig(), EmbedConfig(grayscale=True), (56, 100, 3), ["conv_pw_13_relu"])
-    off = feature_model(BackboneConfig(), EmbedConfig(grayscale=False), (56, 100, 3), ["conv_pw_13_relu"])
+    on = feature_model(DEFAULTS.backbone, dataclasses.replace(DEFAULTS.embed, grayscale=True), (56, 100, 3), ["conv_pw_13_relu"])
+    off = feature_model(DEFAULTS.backbone, dataclasses.replace(DEFAULTS.embed, grayscale=False), (56, 100, 3), ["conv_pw_13_relu"])
     a, b = on.predict_on_batch(frame), on.predict_on_batch(grey)
     assert np.abs(a - b).max() < 0.05 * np.abs(a).max()
     a, b = off.predict_on_batch(frame), off.predict_on_batch(grey)
@@ -55,7 +58,7 @@ def test_grayscale_sees_luma_only():
 
 
 def test_missing_weights_file_says_how_to_fix(tmp_path):
-    config = BackboneConfig(weights=str(tmp_path / "nope.h5"))
+    config = dataclasses.replace(DEFAULTS.backbone, weights=str(tmp_path / "nope.h5"))
     with pytest.raises(WeightsError, match=r"nope\.h5: backbone\.weights file does not exist.*KERAS_HOME"):
         load_backbone(config, (224, 224, 3))
 
@@ -66,10 +69,10 @@ def offline(*args, **kwargs):
     raise OSError("URL fetch failure: no network")
 urllib.request.urlretrieve = offline
 from kombat.backbone import load_backbone
-from kombat.schema import BackboneConfig
+from kombat.compose import default_config
 from kombat.errors import WeightsError
 try:
-    load_backbone(BackboneConfig(), (224, 224, 3))
+    load_backbone(default_config().backbone, (224, 224, 3))
 except WeightsError as exc:
     print(exc)
 """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,7 +20,11 @@ from kombat.data import (
     window_rows,
 )
 from kombat.errors import ConfigError, DataError
-from kombat.schema import SplitConfig
+from kombat.compose import default_config
+
+
+def split_config(**changes):
+    return dataclasses.replace(default_config().split, **changes)
 
 
 def table(rows, columns=("video", "start", "end", "label", "actor")):
@@ -35,35 +41,35 @@ def test_label_at_is_start_inclusive_end_exclusive():
 
 def test_assign_splits_by_actor_is_seeded_and_complete():
     actors = [f"actor{i}" for i in range(8)] * 3
-    cfg = SplitConfig()
+    cfg = split_config()
     splits = assign_splits(actors, cfg)
     assert splits == assign_splits(list(reversed(actors)), cfg)
     assert sorted(splits.values()).count("test") == 2 and sorted(splits.values()).count("val") == 2
-    assert assign_splits(actors, SplitConfig(seed=1)) != splits
+    assert assign_splits(actors, split_config(seed=1)) != splits
 
 
 def test_assign_splits_respects_named_actors_and_rejects_unknown():
-    splits = assign_splits(["a", "b", "c", "d"], SplitConfig(test_actors=["b"], val_actors=["c"]))
+    splits = assign_splits(["a", "b", "c", "d"], split_config(test_actors=["b"], val_actors=["c"]))
     assert splits == {"a": "train", "b": "test", "c": "val", "d": "train"}
     with pytest.raises(ConfigError, match="split.test_actors"):
-        assign_splits(["a", "b", "c"], SplitConfig(test_actors=["zed"]))
+        assign_splits(["a", "b", "c"], split_config(test_actors=["zed"]))
     with pytest.raises(DataError, match="at least 3"):
-        assign_splits(["a", "b"], SplitConfig())
+        assign_splits(["a", "b"], split_config())
 
 
 def test_one_or_two_people_split_by_take_and_three_by_actor():
-    assert split_unit(["alice"] * 5, SplitConfig()) == "take"
-    assert split_unit(["alice", "bob"], SplitConfig()) == "take"
-    assert split_unit(["alice", "bob", "cy"], SplitConfig()) == "actor"
-    assert split_unit(["alice", "bob", "cy"], SplitConfig(by="take")) == "take"
-    assert split_unit(["alice"], SplitConfig(by="actor")) == "actor"  # asked for: refused by assign_splits
+    assert split_unit(["alice"] * 5, split_config()) == "take"
+    assert split_unit(["alice", "bob"], split_config()) == "take"
+    assert split_unit(["alice", "bob", "cy"], split_config()) == "actor"
+    assert split_unit(["alice", "bob", "cy"], split_config(by="take")) == "take"
+    assert split_unit(["alice"], split_config(by="actor")) == "actor"  # asked for: refused by assign_splits
     takes = [f"videos/alice_take{k}.mp4" for k in range(1, 6)]
-    splits = assign_splits(takes, SplitConfig(), "take")
+    splits = assign_splits(takes, split_config(), "take")
     assert sorted(splits.values()) == ["test", "train", "train", "train", "val"]
     with pytest.raises(DataError, match=r"2 take\(s\) .* at least 3 .*record more takes"):
-        assign_splits(takes[:2], SplitConfig(), "take")
+        assign_splits(takes[:2], split_config(), "take")
     with pytest.raises(ConfigError, match="split is by take"):
-        assign_splits(takes, SplitConfig(test_actors=["alice"]), "take")
+        assign_splits(takes, split_config(test_actors=["alice"]), "take")
 
 
 def test_the_unit_a_manifest_was_split_by_is_read_back_from_it():

@@ -13,6 +13,8 @@ import yaml
 from .conftest import (HEIGHT, WIDTH, copy_project, drawn_frame, needs_weights, overstate_frame_count, project_env, repro,
                        write_clip, write_video)
 
+pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
+
 
 def set_param(project: Path, section: str, key: str, value) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())

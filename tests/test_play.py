@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from kombat.compose import default_config
 from kombat.play import PlayError, Rule, Trigger, decide, read_settings
 from kombat.playtest import Event, match_events
 from kombat.recordings import Segment
+from kombat.schema import to_dict
 
-RULE = Rule(classes=["punch", "kick", "other"])
+# conf/'s play section, as the package writes it into play.json: the article's thresholds.
+SETTINGS = {"nothing_class": "other", **to_dict(default_config())["play"]}
+RULE = Rule.from_settings(["punch", "kick", "other"], SETTINGS)
 
 
 @pytest.mark.parametrize("probabilities, expected", [
@@ -26,7 +30,7 @@ def test_decide_follows_the_articles_rule(probabilities, expected):
 
 
 def test_decide_with_a_binary_model():
-    rule = Rule(classes=["no_punch", "punch"], nothing="no_punch")
+    rule = Rule.from_settings(["no_punch", "punch"], {**SETTINGS, "nothing_class": "no_punch"})
     assert decide(np.array([0.3, 0.7]), rule) == "punch"
     assert decide(np.array([0.6, 0.4]), rule) is None
 
@@ -92,7 +96,7 @@ def test_the_window_shows_probability_bars_in_proportion():
 def test_smoothing_averages_the_last_decisions_so_one_odd_frame_does_not_fire():
     from kombat.play import Smoother
 
-    smooth, rule = Smoother(3), Rule(classes=["punch", "kick", "other"], smoothing=3)
+    smooth, rule = Smoother(3), Rule.from_settings(["punch", "kick", "other"], {**SETTINGS, "smoothing": 3})
     calm, odd = np.array([0.1, 0.1, 0.8]), np.array([0.8, 0.1, 0.1])
     decisions = [decide(smooth(p), rule) for p in (calm, calm, odd, calm, odd, odd)]
     assert decisions == [None, None, None, None, "punch", "punch"]  # a lone odd frame: no; two in three: yes

@@ -19,6 +19,8 @@ from kombat.playtest import STRIKES, match_events, play_events, render_heldout
 
 from .conftest import ROOT, project_env, vfr_times, write_clip
 
+pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
+
 # Event-level targets on held-out clips of the small easy data set (measured: precision 0.50,
 # recall 0.67 over 18 strikes with smoothing 3; 0.57 / 0.67 without): an action counts when it
 # names the strike and lands within 0.3 s of it.

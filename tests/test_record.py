@@ -3,6 +3,7 @@ file standing in for the camera, checked by the files it writes and a screenshot
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -11,9 +12,9 @@ from pathlib import Path
 import cv2
 import pytest
 
+from kombat.compose import default_config
 from kombat.record import free_video_name, plan_take, prompt_at, segments_of
 from kombat.recordings import parse_annotations, read_annotations
-from kombat.schema import RecordConfig
 
 from .conftest import focus_window, project_env, screenshot, write_video, xdotool
 
@@ -31,7 +32,7 @@ SHORT_PLAN = """record:
 
 
 def test_a_take_prompts_every_move_once_after_a_countdown_in_a_seeded_order():
-    plan = RecordConfig(punches=3, kicks=2, free_moves=2)
+    plan = dataclasses.replace(default_config().record, punches=3, kicks=2, free_moves=2)
     prompts = plan_take(plan, 0)
     assert prompts[0].text == "get ready" and prompts[0].label is None and prompts[0].end == plan.countdown_s
     texts = [p.text for p in prompts]
@@ -43,7 +44,7 @@ def test_a_take_prompts_every_move_once_after_a_countdown_in_a_seeded_order():
 
 
 def test_proposed_segments_leave_a_margin_unlabelled_and_parse():
-    plan = RecordConfig(margin_s=0.25)
+    plan = dataclasses.replace(default_config().record, margin_s=0.25)
     prompts = plan_take(plan, 2)
     segments = segments_of(prompts, plan.margin_s)
     labelled = [p for p in prompts if p.label]

@@ -10,6 +10,8 @@ import yaml
 
 from .conftest import SMALL_EASY, copy_project, project_env, repro
 
+pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
+
 # Frames, augmented images and embeddings must be byte-identical. The head's training runs
 # float32 kernels whose summation order may change with the thread count, so metrics may differ by
 # up to one test frame in accuracy on another machine; on one machine they are equal.

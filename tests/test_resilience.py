@@ -19,6 +19,8 @@ from kombat.storage import atomic_dir
 
 from .conftest import project_env, repro
 
+pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
+
 EMBED = ["python", "-m", "kombat.stages.embed", "--augmented-dir", "data/augmented", "--out-dir", "data/embeddings"]
 TRAIN = ["python", "-m", "kombat.stages.train", "--embeddings-dir", "data/embeddings", "--model-dir", "models",
          "--metrics-dir", "metrics"]

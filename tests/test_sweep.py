@@ -16,7 +16,7 @@ import pytest
 
 from .conftest import copy_project, needs_weights, project_env
 
-pytestmark = needs_weights
+pytestmark = [needs_weights, pytest.mark.slow]  # sweeps over a built pipeline (make test-all, CI)
 BUILT_WITH = ["data=tiny", "augment.copies=1"]
 
 
@@ -128,7 +128,6 @@ def test_joblib_launcher_runs_jobs_in_parallel_processes(built):
     assert {c.info.status for c in children} == {"FINISHED"}
 
 
-@pytest.mark.slow
 def test_ray_launcher_on_a_local_instance(built):
     out = sweep(built, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "head.units=16,32", "train.epochs=2")
     assert out.returncode == 0, out.stderr[-3000:]

@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 
 from kombat import training
-from kombat.schema import TaskConfig, TrainConfig
 
 
 def clusters(n_per_class: int, dim: int = 16, seed: int = 0):
@@ -20,8 +19,8 @@ def clusters(n_per_class: int, dim: int = 16, seed: int = 0):
 
 def small(cfg, **task):
     return dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="dense", units=32, window=1),
-                               train=TrainConfig(lr=1e-2, epochs=30, batch_size=32, patience=5),
-                               task=TaskConfig(**task) if task else cfg.task)
+                               train=dataclasses.replace(cfg.train, lr=1e-2, epochs=30, batch_size=32, patience=5),
+                               task=dataclasses.replace(cfg.task, **task))
 
 
 def split(name, x, labels, cfg):

@@ -21,15 +21,23 @@ from kombat.errors import KombatError
 from kombat.storage import atomic_write_text, project_root
 
 
+CHECKOUT_CONF = Path(__file__).resolve().parents[2] / "conf"  # conf/ of the checkout kombat is installed from
+
+
 def compose(overrides: list[str], conf_dir: Path | None = None) -> dict:
     """The composed config as a plain dict (not yet validated)."""
-    conf_dir = (conf_dir or project_root() / "conf").resolve()
+    conf_dir = (conf_dir or next((d for d in (project_root() / "conf", CHECKOUT_CONF) if d.is_dir()), CHECKOUT_CONF)).resolve()
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=overrides)
     except HydraException as exc:
         raise KombatError(f"conf/ with overrides {overrides}: {str(exc).splitlines()[0]}") from None
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def default_config(overrides: list[str] | None = None) -> schema.KombatConfig:
+    """conf/'s defaults (with overrides), validated: the one place a default lives."""
+    return schema.validate(compose(list(overrides or [])), source=f"conf/ + {overrides or []}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,12 +52,22 @@ class PlayError(Exception):
 
 @dataclass
 class Rule:
+    """The rule play.json states; its values (and what they mean) live in kombat's conf/, `play:`."""
+
     classes: list[str]  # the model's outputs, in order
-    nothing: str = "other"  # the class that means "do nothing"
-    nothing_threshold: float = 0.4
-    strike_threshold: float = 0.35
-    cooldown_s: float = 0.5
-    smoothing: int = 1  # decide on the mean of the last N decisions' probabilities (1: the article's)
+    nothing: str  # the class that means "do nothing"
+    nothing_threshold: float
+    strike_threshold: float
+    cooldown_s: float
+    smoothing: int  # decide on the mean of the last N decisions' probabilities
+
+    @classmethod
+    def from_settings(cls, classes: list[str], settings: dict) -> Rule:
+        """From play.json's keys (KeyError, TypeError or ValueError when one is missing or mangled)."""
+        return cls(classes=list(classes), nothing=str(settings["nothing_class"]),
+                   nothing_threshold=float(settings["nothing_threshold"]),
+                   strike_threshold=float(settings["strike_threshold"]), cooldown_s=float(settings["cooldown_s"]),
+                   smoothing=int(settings["smoothing"]))
 
 
 def decide(probabilities: np.ndarray, rule: Rule) -> str | None:
@@ -290,11 +300,8 @@ def play(args: argparse.Namespace) -> Stats:
     try:
         labels = json.loads(labels_path.read_text())
         width, height = labels["frame_size"]
-        rule = Rule(classes=list(labels["classes"]), nothing=settings.get("nothing_class", "other"),
-                    nothing_threshold=float(settings["nothing_threshold"]),
-                    strike_threshold=float(settings["strike_threshold"]), cooldown_s=float(settings["cooldown_s"]),
-                    smoothing=int(settings.get("smoothing", 1)))
-        interval = float(args.interval if args.interval is not None else settings.get("interval_s", 0.1))
+        rule = Rule.from_settings(labels["classes"], settings)
+        interval = float(args.interval if args.interval is not None else settings["interval_s"])
         for key in ("inputs", "window", "motion_gap", "motion_gain"):
             labels[key]
     except (KeyError, TypeError, ValueError) as exc:

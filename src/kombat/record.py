@@ -27,6 +27,8 @@ from kombat.cli import tool_main
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+from kombat.compose import default_config
 from kombat.errors import DataError
 from kombat.recordings import Segment, append_annotations, mp4_writer, read_annotations
 from kombat.schema import RecordConfig
@@ -252,10 +254,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def load_plan(params_path: Path) -> RecordConfig:
+    """The `record:` section of a params file (params.yaml, or a file of your own with only that section)
+    over conf/'s; conf/'s alone when the file does not exist."""
+    composed = schema.to_dict(default_config())
+    if params_path.is_file():
+        try:
+            raw = yaml.safe_load(params_path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise DataError(f"{params_path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+        if not isinstance(raw, dict) or not isinstance(raw.get("record", {}), dict):
+            raise DataError(f"{params_path}: expected a mapping with a record: section")
+        composed["record"].update(raw.get("record", {}))
+    return schema.validate(composed, source=str(params_path)).record
+
+
 def record(args: argparse.Namespace) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", args.actor):
         raise DataError(f"--actor {args.actor!r}: use letters, digits, '-' and '_' only")
-    plan = schema.load(args.params).record if args.params.is_file() else RecordConfig()
+    plan = load_plan(args.params)
     if args.takes is not None:
         if args.takes <= 0:
             raise DataError(f"--takes must be > 0, got {args.takes}")

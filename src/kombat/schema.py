@@ -1,7 +1,7 @@
-"""The typed configuration shared by DVC (`params.yaml`) and Hydra (`conf/`).
+"""The typed configuration shared by DVC (`params.yaml`) and Hydra (`conf/`): types and checks only.
 
-Every run validates its config against `KombatConfig` before doing any work, so a typo or a
-wrong type stops the run at once, naming the key.
+Every default (and what it means) is stated once, in conf/; here every field is MISSING, so a key
+that params.yaml lacks stops the run, named, like a typo or a wrong type does, before any work.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from kombat.errors import ConfigError
@@ -31,34 +31,34 @@ class DataFormat(str, Enum):
 
 @dataclass
 class SynthConfig:
-    actors: int = 8
-    clips_per_actor: int = 2
-    clip_seconds: float = 24.0
-    fps: int = 30
-    width: int = 320
-    height: int = 180
-    seed: int = 7
+    actors: int = MISSING
+    clips_per_actor: int = MISSING
+    clip_seconds: float = MISSING
+    fps: int = MISSING
+    width: int = MISSING
+    height: int = MISSING
+    seed: int = MISSING
     # Difficulty knobs (see README "Synthetic fighters").
-    hard_negative_rate: float = 0.5  # share of "other" moves that pass near a strike pose
-    occlusion_rate: float = 0.3  # share of clips with an object in front of the fighter
-    noise: float = 1.0  # scales sensor noise, blur, lighting drift and compression together
+    hard_negative_rate: float = MISSING
+    occlusion_rate: float = MISSING
+    noise: float = MISSING
 
 
 @dataclass
 class DataConfig:
-    source: DataSource = DataSource.synthetic
-    format: DataFormat = DataFormat.videos
-    raw_dir: str = "data/synthetic"
-    annotations: str = "annotations.csv"  # relative to raw_dir; only for format=videos
+    source: DataSource = MISSING
+    format: DataFormat = MISSING
+    raw_dir: str = MISSING
+    annotations: str = MISSING
     synth: SynthConfig = field(default_factory=SynthConfig)
 
 
 @dataclass
 class ExtractConfig:
-    fps: float = 10.0  # frames sampled per second of video; play decides every 100 ms too
-    width: int = 100
-    height: int = 56
-    strict: bool = False  # true: a bad frame stops the run; false: skipped, counted and reported
+    fps: float = MISSING
+    width: int = MISSING
+    height: int = MISSING
+    strict: bool = MISSING
 
 
 SPLIT_UNITS = ("auto", "actor", "take")
@@ -66,34 +66,32 @@ SPLIT_UNITS = ("auto", "actor", "take")
 
 @dataclass
 class SplitConfig:
-    by: str = "auto"  # actor, take (one video), or auto: by actor with 3+ actors, else by take (one person alone)
-    test_actors: list[str] = field(default_factory=list)  # empty: chosen by seed
-    val_actors: list[str] = field(default_factory=list)
-    test_fraction: float = 0.25
-    val_fraction: float = 0.2
-    seed: int = 44
+    by: str = MISSING
+    test_actors: list[str] = MISSING
+    val_actors: list[str] = MISSING
+    test_fraction: float = MISSING
+    val_fraction: float = MISSING
+    seed: int = MISSING
 
 
 @dataclass
 class BalanceConfig:
-    splits: list[str] = field(default_factory=lambda: ["train"])
-    seed: int = 44
+    splits: list[str] = MISSING
+    seed: int = MISSING
 
 
 @dataclass
 class AugmentConfig:
-    copies: int = 16  # augmented copies per training image, besides the original
-    seed: int = 44
+    copies: int = MISSING
+    seed: int = MISSING
 
 
 @dataclass
 class BackboneConfig:
-    name: str = "mobilenet_v1"  # a name in kombat.backbone.BACKBONES (checked there)
-    weights: str = "imagenet"  # or a path to a Keras weights file
-    alpha: float = 1.0
-    candidate_layers: list[str] = field(
-        default_factory=lambda: ["conv_pw_13_relu", "conv_pw_12_relu", "conv_pw_11_relu"]
-    )
+    name: str = MISSING
+    weights: str = MISSING
+    alpha: float = MISSING
+    candidate_layers: list[str] = MISSING
 
 
 INPUTS = ("still", "motion")  # what the backbone can see of a tick: the frame, or how it moved since `motion_gap` ticks
@@ -101,22 +99,22 @@ INPUTS = ("still", "motion")  # what the backbone can see of a tick: the frame, 
 
 @dataclass
 class EmbedConfig:
-    input: str = "motion"  # what the head trains on: still, motion, or still+motion (both embeddings side by side)
-    candidate_inputs: list[str] = field(default_factory=lambda: ["still", "motion"])  # all embedded, one cache each
-    motion_gap: int = 1  # ticks between the two frames of a motion image (1 tick = 1 / extract.fps s)
-    motion_gain: float = 4.0  # |gray_t - gray_(t-gap)| x gain: small moves become visible to the backbone
-    layer: str = "conv_pw_13_relu"  # which candidate layer the head trains on
-    input_size: int = 224  # 224: resize as the article's tfjs did; 0: the frame's own size
-    grayscale: bool = True  # the article fed grayscale frames
-    batch_size: int = 64  # frames per Keras call (embed.runtime: keras)
-    runtime: str = "litert"  # litert: the Keras model as TFLite on XNNPACK (checked against Keras); keras: Keras itself
-    precision: str = "float32"  # litert only: float32, float16 (weights), int8 (weights and activations)
-    tolerance: float = 1e-4  # float32: max |LiteRT - Keras| / max |Keras| per layer on the check frames, else nothing is written
-    min_cosine: float = 0.9  # float16/int8: the least similar check frame's cosine similarity to Keras
-    check_frames: int = 32  # frames (per input) checked against Keras, and int8's calibration set
-    shard_frames: int = 1024  # frames embedded and written at a time (a Ray task with engine ray)
-    engine: str = "local"  # local, or ray: shards on a Ray cluster (same bytes)
-    ray_address: str = ""  # engine ray: empty starts a local Ray instance; "auto" or ray://host:10001 joins a cluster
+    input: str = MISSING
+    candidate_inputs: list[str] = MISSING
+    motion_gap: int = MISSING
+    motion_gain: float = MISSING
+    layer: str = MISSING
+    input_size: int = MISSING
+    grayscale: bool = MISSING
+    batch_size: int = MISSING
+    runtime: str = MISSING
+    precision: str = MISSING
+    tolerance: float = MISSING
+    min_cosine: float = MISSING
+    check_frames: int = MISSING
+    shard_frames: int = MISSING
+    engine: str = MISSING
+    ray_address: str = MISSING
 
     @property
     def input_parts(self) -> tuple[str, ...]:
@@ -126,66 +124,66 @@ class EmbedConfig:
 
 @dataclass
 class HeadConfig:
-    name: str = "dense"  # a module of kombat/heads/ (checked there): dense (the article's), temporal (GRU)
-    units: int = 1024
-    dropout: float = 0.0
-    window: int = 1  # the head sees the last `window` ticks of embeddings (causal: never a future tick)
+    name: str = MISSING
+    units: int = MISSING
+    dropout: float = MISSING
+    window: int = MISSING
 
 
 @dataclass
 class TrainConfig:
-    lr: float = 1e-4
-    epochs: int = 40
-    batch_size: int = 64
-    patience: int = 6  # epochs without val loss improvement before early stopping
-    seed: int = 44
+    lr: float = MISSING
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    patience: int = MISSING
+    seed: int = MISSING
 
 
 @dataclass
 class TaskConfig:
-    name: str = "three_class"  # a name in kombat.tasks.TASKS: three_class, punch_binary
+    name: str = MISSING
 
 
 @dataclass
 class MlflowConfig:
-    tracking_uri: str = ""  # empty: sqlite:///<repo>/mlflow.db
-    experiment: str = "kombat"
+    tracking_uri: str = MISSING
+    experiment: str = MISSING
 
 
 @dataclass
 class PackageConfig:
-    metric: str = "val_macro_f1"  # the champion is the run with the highest value; always a val_* metric
-    model_name: str = "kombat"  # the registered model in the MLflow model registry
-    alias: str = "champion"
-    tolerance: float = 1e-4  # max |Keras - TFLite| probability allowed on the check frames
+    metric: str = MISSING
+    model_name: str = MISSING
+    alias: str = MISSING
+    tolerance: float = MISSING
 
 
 @dataclass
 class PlayConfig:
-    nothing_threshold: float = 0.4  # "other" at or above this: do nothing (the article's rule)
-    strike_threshold: float = 0.35  # a strike fires at or above this, and above the other strike
-    cooldown_s: float = 0.5  # after an action, none for this long: one strike, one action
-    interval_s: float = 0.1  # a decision every 100 ms, as the article's browser loop
-    smoothing: int = 2  # decide on the mean of the last N decisions (1: the article's; more: fewer false strikes)
-    keys: dict[str, str] = field(default_factory=lambda: {"punch": "a", "kick": "d"})  # MK.js: a high punch, d low kick
+    nothing_threshold: float = MISSING
+    strike_threshold: float = MISSING
+    cooldown_s: float = MISSING
+    interval_s: float = MISSING
+    smoothing: int = MISSING
+    keys: dict[str, str] = MISSING
 
 
 @dataclass
 class RecordConfig:
     """The recorder's plan (python -m kombat.record): takes of shuffled prompts, labelled from the prompt times."""
 
-    takes: int = 5  # one video per take: alone, 3 train, 1 validate, 1 test (split by take)
-    punches: int = 4  # "PUNCH!" prompts per take
-    kicks: int = 4  # "KICK!" prompts per take
-    free_moves: int = 3  # "move freely" stretches per take: the `other` class, hard negatives included
-    countdown_s: float = 3.0  # "get ready", then 3-2-1, unlabelled
-    strike_s: float = 1.5  # how long a strike prompt shows
-    guard_s: float = 1.0  # "guard" after each strike: back to the stance (labelled other)
-    free_s: float = 4.0  # how long a "move freely" stretch lasts
-    margin_s: float = 0.3  # left unlabelled at both ends of every prompt: people react late and recover slowly
-    fps: float = 30.0  # frames per second of the recorded videos (a camera's frames are repeated or dropped to it)
-    seed: int = 0  # the order of prompts in take k is drawn from seed + k
-    hints: list[str] = field(default_factory=lambda: ["step", "turn", "wave", "reach", "raise a knee", "stretch"])
+    takes: int = MISSING
+    punches: int = MISSING
+    kicks: int = MISSING
+    free_moves: int = MISSING
+    countdown_s: float = MISSING
+    strike_s: float = MISSING
+    guard_s: float = MISSING
+    free_s: float = MISSING
+    margin_s: float = MISSING
+    fps: float = MISSING
+    seed: int = MISSING
+    hints: list[str] = MISSING
 
 
 @dataclass

@@ -8,7 +8,6 @@ import pytest
 
 from kombat import heads
 from kombat.errors import ConfigError
-from kombat.schema import TaskConfig
 
 
 def dense(cfg, **head):
@@ -19,7 +18,7 @@ def test_dense_head_shape_follows_the_task(cfg):
     three = heads.build(dense(cfg), (1, 1024))
     layers = [layer for layer in three.layers if hasattr(layer, "units")]
     assert [layer.units for layer in layers] == [1024, 3] and layers[-1].activation.__name__ == "softmax"
-    binary = heads.build(dataclasses.replace(dense(cfg), task=TaskConfig(name="punch_binary")), (1, 1024))
+    binary = heads.build(dataclasses.replace(dense(cfg), task=dataclasses.replace(cfg.task, name="punch_binary")), (1, 1024))
     assert binary.layers[-1].units == 1 and binary.layers[-1].activation.__name__ == "sigmoid"
 
 

@@ -7,12 +7,11 @@ import dataclasses
 import numpy as np
 
 from kombat import heads, training
-from kombat.schema import TrainConfig
 
 
 def temporal(cfg, window=4):
     return dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=window),
-                               train=TrainConfig(lr=1e-2, epochs=40, batch_size=32, patience=8))
+                               train=dataclasses.replace(cfg.train, lr=1e-2, epochs=40, batch_size=32, patience=8))
 
 
 def test_the_head_reads_a_window_into_a_gru(cfg):

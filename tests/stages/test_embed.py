@@ -14,6 +14,8 @@ import yaml
 
 from ..conftest import project_env
 
+pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
+
 
 def embed(project: Path, out: str, **embed_params) -> subprocess.CompletedProcess:
     params = yaml.safe_load((project / "params.yaml").read_text())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kombat import schema
+from kombat.compose import default_config
 from kombat.errors import ConfigError, DataError
 from kombat.stages.package import Candidate, choose_champion
 
@@ -26,12 +26,12 @@ def test_no_candidate_is_a_clear_error():
 
 def test_models_are_never_chosen_by_a_test_metric():
     with pytest.raises(ConfigError, match="package.metric must be a validation metric"):
-        schema.validate({"package": {"metric": "macro_f1"}})
-    assert schema.validate({"package": {"metric": "val_accuracy"}}).package.metric == "val_accuracy"
+        default_config(["package.metric=macro_f1"])
+    assert default_config(["package.metric=val_accuracy"]).package.metric == "val_accuracy"
 
 
 @pytest.mark.parametrize("key, value", [("nothing_threshold", 1.5), ("strike_threshold", -0.1), ("interval_s", 0),
                                         ("smoothing", 0)])
 def test_play_settings_are_checked(key, value):
     with pytest.raises(ConfigError, match=f"play.{key}"):
-        schema.validate({"play": {key: value}})
+        default_config([f"play.{key}={value}"])

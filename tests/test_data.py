@@ -63,6 +63,7 @@ def test_one_or_two_people_split_by_take_and_three_by_actor():
     assert split_unit(["alice", "bob", "cy"], split_config()) == "actor"
     assert split_unit(["alice", "bob", "cy"], split_config(by="take")) == "take"
     assert split_unit(["alice"], split_config(by="actor")) == "actor"  # asked for: refused by assign_splits
+    assert split_unit(["alice", "bob"], split_config(), has_takes=False) == "actor"  # images: no takes
     takes = [f"videos/alice_take{k}.mp4" for k in range(1, 6)]
     splits = assign_splits(takes, split_config(), "take")
     assert sorted(splits.values()) == ["test", "train", "train", "train", "val"]

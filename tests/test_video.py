@@ -10,13 +10,14 @@ import threading
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 
 from kombat.video import VideoError, VideoReader, at_ticks, upright
 
-from .conftest import HEIGHT, WIDTH, vfr_times, write_clip
+from .conftest import HEIGHT, WIDTH, marker_frame, vfr_times, write_clip
 
 def decode(path: Path) -> list[tuple[float, np.ndarray]]:
     with VideoReader(path) as reader:
@@ -36,6 +37,32 @@ def test_at_ticks_picks_the_frame_shown_at_each_tick():
         (0, 0.0, "a"), (1, 0.0, "a"), (2, 0.0, "a"), (3, 0.25, "b"), (4, 0.25, "b")]
     assert [f for _, _, f in at_ticks(constant, None)] == list(range(9))
     assert list(at_ticks([], 0.1)) == []
+    # The last two frames stamped alike: the last one is still shown for a tick.
+    assert [(tick, f) for tick, _, f in at_ticks([(0.0, "a"), (0.1, "b"), (0.1, "c")], 0.1)] == [(0, "a"), (1, "c")]
+
+
+def test_an_audio_track_longer_than_the_video_is_not_the_video_s_promise(tmp_path):
+    # 1 s of video and 2 s of sound: the container lasts 2 s, the video stream promises 1 s.
+    path = tmp_path / "talk.mp4"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=30)
+        video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        sound = container.add_stream("aac", rate=48000)
+        for k in range(30):
+            for packet in video.encode(av.VideoFrame.from_ndarray(marker_frame(k), format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for k in range(2 * 48000 // 1024):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            chunk.sample_rate, chunk.pts = 48000, k * 1024
+            for packet in sound.encode(chunk):
+                container.mux(packet)
+        for packet in sound.encode():
+            container.mux(packet)
+    with VideoReader(path) as reader:
+        assert reader.info.duration == pytest.approx(1.0, abs=0.05)
+        assert len(list(reader)) == 30
 
 
 @pytest.mark.parametrize("name, codec, pix_fmt", [

@@ -29,12 +29,13 @@ VALIDATION_MEANS = {
 }
 
 
-def split_unit(actors: list[str], cfg: SplitConfig) -> str:
+def split_unit(actors: list[str], cfg: SplitConfig, has_takes: bool = True) -> str:
     """What the split keeps apart: `split.by`, or for auto, actors when there are 3 or more of them,
-    else takes (one video each), so that one person alone can train, validate and test."""
+    else takes (one video each), so that one person alone can train, validate and test. Images have
+    no takes (one image each would put near-identical stills in train and test): auto keeps actors."""
     if cfg.by != "auto":
         return cfg.by
-    return "actor" if len(set(actors)) >= MIN_GROUPS else "take"
+    return "actor" if len(set(actors)) >= MIN_GROUPS or not has_takes else "take"
 
 
 def split_unit_of(manifest: pd.DataFrame) -> str:

@@ -206,8 +206,7 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
 # ---- the edges: camera or video, keys, window ----------------------------------------------
 
 
-def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats
-                  ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
+def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats) -> Camera:
     """(time since start, BGR frame, decide on it?) from a webcam, read with OpenCV: a decision on the first
     frame at or after every `interval` tick of the wall clock. The camera is opened at once (a missing
     camera is the first thing to say)."""
@@ -218,22 +217,27 @@ def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats
     if not ok:
         capture.release()
         raise PlayError(f"camera {index}: cannot be opened (no camera, or it is busy)")
-    return _camera_loop(capture, first, Ticker(interval, every_frame), stats)
+    return Camera(capture, first, Ticker(interval, every_frame), stats)
 
 
-def _camera_loop(capture, first: np.ndarray, ticker: Ticker, stats: Stats
-                 ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
-    started, frame = time.monotonic(), first
-    try:
+class Camera:
+    """An opened webcam's frames (see camera_frames); close() releases it, read or not."""
+
+    def __init__(self, capture, first: np.ndarray, ticker: Ticker, stats: Stats) -> None:
+        self.capture, self.first, self.ticker, self.stats = capture, first, ticker, stats
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray | None, bool]]:
+        started, frame = time.monotonic(), self.first
         while frame is not None:
             t = time.monotonic() - started
-            stats.frames += 1
-            yield t, frame, ticker.due(t)
-            ok, frame = capture.read()
+            self.stats.frames += 1
+            yield t, frame, self.ticker.due(t)
+            ok, frame = self.capture.read()
             if not ok:
                 frame = None
-    finally:
-        capture.release()
+
+    def close(self) -> None:
+        self.capture.release()
 
 
 def file_frames(path: str, interval: float, every_frame: bool, stats: Stats

@@ -63,8 +63,8 @@ def at_ticks(timed_frames: Iterable[tuple[float, np.ndarray]], interval: float |
 
 def last_shown(last: float, before: float | None, interval: float) -> float:
     """When a stream stops showing its last frame (at `last`, the one before it at `before`): as long after
-    it as the frames before it were apart (one tick for a lone frame)."""
-    return last + (last - before if before is not None else interval)
+    it as the frames before it were apart (one tick for a lone frame, or two frames stamped alike)."""
+    return last + (last - before if before is not None and last > before else interval)
 
 
 def upright(image: np.ndarray, rotation: float) -> np.ndarray:
@@ -82,6 +82,7 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
     a packet that failed to decode), then ('end',); or ('error', message) for a file FFmpeg refuses."""
     import av
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it closes the pipe
     try:
         try:
             container = av.open(path)
@@ -96,10 +97,11 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
             stream.thread_type = "AUTO"
             time_base = stream.time_base
             rate, count = float(stream.average_rate or 0), int(stream.frames or 0)
-            # The longest promise: a cut AVI keeps its header's frame count while FFmpeg's duration is
-            # estimated from what is left of the file.
+            # The video stream's longest promise: a cut AVI keeps its header's frame count while FFmpeg's
+            # duration is estimated from what is left of the file. The container's duration (which counts
+            # an audio track too) only when the stream states neither.
             duration = max(float(stream.duration * time_base) if stream.duration and time_base else 0.0,
-                           container.duration / 1e6 if container.duration else 0.0, count / rate if rate else 0.0)
+                           count / rate if rate else 0.0) or (container.duration / 1e6 if container.duration else 0.0)
             send.send(("info", VideoInfo(count, duration, rate)))
             start, last_t = stream.start_time, None
             step = 1 / float(stream.average_rate) if stream.average_rate else 1 / 30
@@ -108,16 +110,21 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
                 try:
                     decoded = packet.decode()
                 except av.FFmpegError:
-                    damaged.append(float((packet.pts - (start or 0)) * time_base) if packet.pts is not None else
+                    if packet.pts is not None and start is None:
+                        start = packet.pts
+                    damaged.append(float((packet.pts - start) * time_base) if packet.pts is not None else
                                    (last_t or 0.0) + step)
                     continue
                 for frame in decoded:
-                    if frame.pts is None:
+                    pts = frame.pts if frame.pts is not None else frame.dts
+                    if pts is None:
                         t = 0.0 if last_t is None else last_t + step
                     else:
                         if start is None:
-                            start = frame.pts
-                        t = float((frame.pts - start) * time_base)
+                            start = pts
+                        t = float((pts - start) * time_base)
+                    if last_t is not None and t <= last_t:
+                        continue  # out of time order (a damaged stream): a frame shown out of place is no frame
                     for lost in sorted(x for x in damaged if x < t):
                         send.send(("frame", lost, None))
                     damaged = [x for x in damaged if x >= t]
@@ -129,8 +136,8 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
             send.send(("end", None))
     except BrokenPipeError:
         pass  # the reader stopped listening (it had what it wanted)
-    except av.FFmpegError as exc:
-        send.send(("error", f"{path}: cannot be decoded: {_reason(exc)}"))
+    except Exception as exc:  # one line for the caller, whatever the decoder or the transform raised
+        send.send(("error", f"{path}: cannot be decoded: {type(exc).__name__}: {_reason(exc)}"))
 
 
 def _reason(exc: BaseException) -> str:
@@ -163,9 +170,9 @@ class VideoReader:
         context = _context()
         self._receiver, sender = context.Pipe(duplex=False)
         self._worker = context.Process(target=_decode_into, args=(str(self.path), transform, sender), daemon=True)
-        self._worker.start()
-        sender.close()
         try:
+            self._worker.start()
+            sender.close()
             kind, payload = self._receive()
             if kind != "info":
                 raise VideoError(payload)
@@ -180,7 +187,9 @@ class VideoReader:
         except EOFError:  # the child is gone without a word: it crashed inside the decoder
             self._worker.join(timeout=5)
             code = self._worker.exitcode
-            how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+            how = f"exit code {code}"
+            if code is not None and code < 0:
+                how = f"signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"signal {-code}"
             raise VideoError(f"{self.path}: the video decoder crashed ({how}) reading this file") from None
         return kind, payload[0] if len(payload) == 1 else tuple(payload)
 
@@ -196,6 +205,8 @@ class VideoReader:
 
     def close(self) -> None:
         self._receiver.close()
+        if self._worker.pid is None:
+            return  # never started
         if self._worker.is_alive():
             self._worker.terminate()
         self._worker.join(timeout=5)

@@ -190,7 +190,7 @@ def _dataset(images: list[np.ndarray], rows: list[dict], cfg: KombatConfig) -> D
     if not any(row["label"] for row in rows):
         raise DataError("no labelled frames were extracted: check the annotations' segments and extract.fps")
     manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "tick", "label"])
-    unit = split_unit(manifest["actor"].tolist(), cfg.split)
+    unit = split_unit(manifest["actor"].tolist(), cfg.split, has_takes=cfg.data.format is DataFormat.videos)
     groups = manifest["actor" if unit == "actor" else "source"]
     manifest["split"] = groups.map(assign_splits(groups.tolist(), cfg.split, unit))
     check_classes(manifest, unit)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from kombat import schema, tracking, training
 from kombat.cli import stage_main
@@ -65,7 +66,7 @@ def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candid
             and run.data.params.get("embedder", "keras-float32").endswith("float32")]
 
 
-def load_champion(champion: Candidate) -> tuple[KombatConfig, object]:
+def load_champion(cfg: KombatConfig, champion: Candidate) -> tuple[KombatConfig, object]:
     """The champion's own config and trained head, downloaded from its run."""
     import keras
     import mlflow
@@ -75,7 +76,9 @@ def load_champion(champion: Candidate) -> tuple[KombatConfig, object]:
                                                           artifact_path=tracking.CONFIG_ARTIFACT, dst_path=tmp)
         head_path = mlflow.artifacts.download_artifacts(run_id=champion.run_id,
                                                         artifact_path=tracking.HEAD_ARTIFACT, dst_path=tmp)
-        run_cfg = schema.validate(json.loads(Path(config_path).read_text()), source=f"run {champion.run_id} config")
+        # Over today's config: a run logged before a key existed gets today's value for it.
+        logged = OmegaConf.merge(schema.to_dict(cfg), json.loads(Path(config_path).read_text()))
+        run_cfg = schema.validate(logged, source=f"run {champion.run_id} config")
         return run_cfg, keras.models.load_model(head_path)
 
 
@@ -94,6 +97,7 @@ def log_and_register(cfg: KombatConfig, champion: Candidate, frames: np.ndarray,
                      package_dir: Path) -> str:
     """Log the package into the champion's run as an MLflow model that plays a clip (mlflow_model.py),
     register it, point the alias at it."""
+    import av
     import mlflow
     import tensorflow as tf
     from mlflow.models import infer_signature
@@ -107,7 +111,8 @@ def log_and_register(cfg: KombatConfig, champion: Candidate, frames: np.ndarray,
             info = mlflow.pyfunc.log_model(
                 name="play_model", python_model=str(KOMBAT_DIR / "mlflow_model.py"),
                 artifacts={"package": str(package_dir)}, signature=infer_signature(frames[:2], probabilities[:2]),
-                pip_requirements=[f"tensorflow-cpu=={tf.__version__}", "opencv-python", f"mlflow=={mlflow.__version__}"])
+                pip_requirements=[f"tensorflow-cpu=={tf.__version__}", "opencv-python", f"av=={av.__version__}",
+                                  f"mlflow=={mlflow.__version__}"])
             mlflow.log_artifacts(str(package_dir), "package")
         version = mlflow.register_model(info.model_uri, cfg.package.model_name).version
     client.set_registered_model_alias(cfg.package.model_name, cfg.package.alias, version)
@@ -197,7 +202,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     fingerprint = file_digest(embeddings_dir / "manifest.csv")
     candidates = find_candidates(cfg, fingerprint)
     champion = choose_champion(candidates)
-    run_cfg, head = load_champion(champion)
+    run_cfg, head = load_champion(cfg, champion)
 
     test = training.load_splits(embeddings_dir, run_cfg, ("test",))
     scores = training.score_splits(head, test, run_cfg)

@@ -89,3 +89,11 @@ def test_the_files_copied_into_the_package_are_its_deps():
     from kombat.stages.package import PLAYER_FILES
 
     assert {f"src/kombat/{name}" for name in PLAYER_FILES} <= set(STAGES["package"]["deps"])
+
+
+def test_a_sweep_refuses_the_keys_of_every_stage_that_makes_the_embeddings():
+    from kombat.sweep import upstream_keys
+
+    making = ("synth", "extract", "balance", "augment", "embed")
+    assert sorted(upstream_keys(ROOT)) == sorted(k for name in making for k in STAGES[name].get("params", []))
+    assert not {"head", "train", "embed.layer", "embed.input"} & set(upstream_keys(ROOT))  # what a sweep varies

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
 
 from kombat.errors import DataError
-from kombat.recordings import parse_annotations, write_annotations, write_video
+from kombat.recordings import group_of, parse_annotations, write_annotations, write_video
 
 
 def table(rows, columns=("video", "start", "end", "label", "actor")):
@@ -61,3 +63,10 @@ def test_written_video_reads_back(tmp_path):
         read.append(ok[1])
     assert len(read) == 5 and read[0].shape == (36, 64, 3)
     assert abs(int(read[3].mean()) - 120) < 8  # the frames, not noise
+
+
+def test_group_of_reads_subfolder_or_name_prefix():
+    assert group_of(Path("punch/alice/001.png")) == "alice"
+    assert group_of(Path("punch/alice_001.png")) == "alice"
+    assert group_of(Path("punch/bob-7.jpg")) == "bob"
+    assert group_of(Path("punch/solo.png")) == "solo"

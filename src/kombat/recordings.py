@@ -1,7 +1,9 @@
-"""The raw recordings format: videos plus annotations.csv of labelled segments, read and written.
+"""The raw recordings formats, read and written: videos plus annotations.csv of labelled segments,
+or the article's class folders of images.
 
-One home for it: extract parses what users bring, the synth stage and the play-test write it,
-and a recorder or labeller writes the same rows through `write_annotations`.
+One home for them: extract parses what users bring, the synth stage and the play-test write it,
+and the recorder and labeller write the same rows through `write_annotations`. Video files are
+decoded by kombat.video (shared with play.py, which must not import kombat).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import pandas as pd
 from kombat.errors import DataError
 from kombat.storage import atomic_write_text
 from kombat.tasks import LABELS
+
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}  # the folders format's images
 
 
 @dataclass(frozen=True)
@@ -123,3 +128,28 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> None:
             writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
+
+
+def group_of(relative: Path) -> str:
+    """Actor of an image in the folders format: its subfolder (punch/alice/1.png), else the file
+    name up to the first '_' or '-' (punch/alice_001.png), else the whole stem."""
+    if len(relative.parts) > 2:
+        return relative.parts[1]
+    stem = relative.stem
+    for sep in ("_", "-"):
+        if sep in stem:
+            return stem.split(sep, 1)[0]
+    return stem
+
+
+def read_image(path: Path) -> tuple[np.ndarray | None, str]:
+    """A BGR image, or None and what is wrong with the file."""
+    data = path.read_bytes()
+    if not data:
+        return None, "empty file (0 bytes)"
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:  # cv2.imread fills a cut JPEG with grey
+        return None, "truncated JPEG (no end-of-image marker)"
+    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if frame is None:
+        return None, "cannot be read as an image (corrupt or not an image)"
+    return frame, ""

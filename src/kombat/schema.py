@@ -117,6 +117,11 @@ class EmbedConfig:
     ray_address: str = MISSING
 
     @property
+    def embedder(self) -> str:
+        """What made the embeddings, as runs log it (`embedder`): litert-float32, litert-int8, keras-float32."""
+        return f"{self.runtime}-{self.precision if self.runtime == 'litert' else 'float32'}"
+
+    @property
     def input_parts(self) -> tuple[str, ...]:
         """The cached inputs `input` puts side by side: 'still+motion' -> ('still', 'motion')."""
         return tuple(self.input.split("+"))

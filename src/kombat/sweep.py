@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import hydra
+import yaml
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
@@ -31,10 +33,27 @@ from kombat.storage import project_root
 EMBEDDINGS_DIR = Path("data/embeddings")
 PARENT_FILE = "mlflow_parent_run.txt"
 PARENT_ENV = "KOMBAT_SWEEP_PARENT_RUN"
-# Keys whose change needs new embeddings: a sweep may not vary them.
-UPSTREAM_KEYS = ("data", "extract", "split", "balance", "augment", "backbone", "embed.input_size", "embed.grayscale",
-                 "embed.candidate_inputs", "embed.motion_gap", "embed.motion_gain", "embed.runtime", "embed.precision",
-                 "embed.check_frames")
+EMBED_STAGE = "embed"  # the stage whose outputs a sweep trains on
+
+
+def upstream_keys(root: Path) -> list[str]:
+    """Keys whose change needs new embeddings (a sweep may not vary them): the params of the embed stage
+    and of every stage upstream of it, read from dvc.yaml (deps matched to outs, ${...} resolved)."""
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]
+    params = yaml.safe_load((root / "params.yaml").read_text())
+
+    def resolved(path: str) -> str:
+        return re.sub(r"\$\{([\w.]+)\}", lambda m: str(_get(params, m.group(1))), path)
+
+    made_by = {resolved(out): name for name, stage in stages.items() for out in stage.get("outs", [])
+               if isinstance(out, str)}
+    todo, upstream = [EMBED_STAGE], []
+    while todo:
+        name = todo.pop()
+        if name not in upstream:
+            upstream.append(name)
+            todo += [made_by[resolved(dep)] for dep in stages[name].get("deps", []) if resolved(dep) in made_by]
+    return [key for name in upstream for key in stages[name].get("params", [])]
 
 
 def _get(tree: dict, dotted: str) -> Any:
@@ -54,7 +73,7 @@ def check_embeddings(cfg: KombatConfig, root: Path) -> None:
     hold `embed.layer`, saying which command makes them."""
     built = schema.to_dict(schema.load(root / "params.yaml"))
     wanted = schema.to_dict(cfg)
-    for section in UPSTREAM_KEYS:
+    for section in upstream_keys(root):
         for key, value in _leaves(_get(wanted, section), section):
             made_with = _get(built, key)
             if value != made_with:

@@ -1,4 +1,5 @@
-"""The MLflow service: where runs go, and one context that opens and closes them.
+"""The MLflow service: where runs go, one context that opens and closes them, what a training run
+logs, and the model registry (the champion: found, rebuilt, registered under its alias).
 
 The store is SQLite at the project root (MLflow 3 refuses a plain ./mlruns store), given as an
 absolute path so that Hydra job folders and DVC stages all write the same database.
@@ -7,19 +8,25 @@ absolute path so that Hydra job folders and DVC stages all write the same databa
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from omegaconf import OmegaConf
 
 from kombat.data import VALIDATION_MEANS, split_unit_of
-from kombat.errors import KombatError
+from kombat.errors import DataError, KombatError
+from kombat import schema
 from kombat.schema import KombatConfig
-from kombat.storage import project_root
+from kombat.storage import file_digest, project_root
 
 
 def tracking_uri(cfg: KombatConfig, root: Path | None = None) -> str:
@@ -111,17 +118,18 @@ HEAD_ARTIFACT = "head/head.keras"
 CONFIG_ARTIFACT = "kombat_config.json"
 
 
+def manifest_fingerprint(embeddings_dir: Path) -> str:
+    """The frames a run was scored on: only runs with the same fingerprint compete for champion."""
+    return file_digest(Path(embeddings_dir) / "manifest.csv")
+
+
 def log_candidate(cfg: KombatConfig, head, embeddings_dir: Path) -> None:
     """Log what the package stage needs to rebuild this run's model: its head, its whole config,
     and the fingerprint of the frames it was scored on (only runs on the same frames compete)."""
-    import tempfile
-
     import mlflow
 
     from kombat.schema import to_dict
-    from kombat.storage import file_digest
-
-    mlflow.log_param("manifest_fingerprint", file_digest(Path(embeddings_dir) / "manifest.csv"))
+    mlflow.log_param("manifest_fingerprint", manifest_fingerprint(embeddings_dir))
     mlflow.log_dict(to_dict(cfg), CONFIG_ARTIFACT)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(HEAD_ARTIFACT).name
@@ -150,7 +158,7 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "patience": cfg.train.patience,
         "data_source": cfg.data.source.value,
         "motion_gap": cfg.embed.motion_gap,
-        "embedder": f"{cfg.embed.runtime}-{cfg.embed.precision if cfg.embed.runtime == 'litert' else 'float32'}",
+        "embedder": cfg.embed.embedder,
     }
 
 
@@ -189,3 +197,82 @@ def log_data_inputs(cfg: KombatConfig, manifest: pd.DataFrame, fingerprint: str)
                 dataset = mlflow.data.from_pandas(table, source=source, name=f"{cfg.data.source.value}-{split}",
                                                   digest=fingerprint)
                 mlflow.log_input(dataset, context=context)
+
+
+# ---- the model registry: the package stage's champion ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    run_id: str
+    name: str
+    kind: str
+    metric: float
+    start_time: int
+
+
+def choose_champion(candidates: list[Candidate]) -> Candidate:
+    """Highest validation metric; on a tie, the newest run."""
+    if not candidates:
+        raise DataError("no finished run with a logged head (on float32 embeddings) on these frames: "
+                        "run `dvc repro train` or a sweep first")
+    return max(candidates, key=lambda c: (c.metric, c.start_time))
+
+
+def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candidate]:
+    import mlflow
+
+    experiment = experiment_id(cfg)
+    runs = mlflow.MlflowClient().search_runs(
+        [experiment],
+        filter_string=(f"params.manifest_fingerprint = '{manifest_fingerprint}' and "
+                       f"tags.`{CANDIDATE_TAG}` = 'true' and attributes.status = 'FINISHED'"),
+        max_results=5000)
+    # Play embeds with a float32 model: a head trained on float16 or int8 embeddings would see other
+    # numbers than it learned from, so those runs are measured (README, Performance) but never packaged.
+    return [Candidate(run.info.run_id, run.info.run_name or "", run.data.tags.get("kombat.kind", "?"),
+                      run.data.metrics[cfg.package.metric], run.info.start_time)
+            for run in runs if cfg.package.metric in run.data.metrics
+            and run.data.params.get("embedder", "keras-float32").endswith("float32")]
+
+
+def load_champion(cfg: KombatConfig, champion: Candidate) -> tuple[KombatConfig, object]:
+    """The champion's own config and trained head, downloaded from its run."""
+    import keras
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path = mlflow.artifacts.download_artifacts(run_id=champion.run_id,
+                                                          artifact_path=CONFIG_ARTIFACT, dst_path=tmp)
+        head_path = mlflow.artifacts.download_artifacts(run_id=champion.run_id,
+                                                        artifact_path=HEAD_ARTIFACT, dst_path=tmp)
+        # Over today's config: a run logged before a key existed gets today's value for it.
+        logged = OmegaConf.merge(schema.to_dict(cfg), json.loads(Path(config_path).read_text()))
+        run_cfg = schema.validate(logged, source=f"run {champion.run_id} config")
+        return run_cfg, keras.models.load_model(head_path)
+
+
+def log_and_register(cfg: KombatConfig, champion: Candidate, package_dir: Path, python_model: Path,
+                     frames: np.ndarray, probabilities: np.ndarray) -> str:
+    """Log the package into the champion's run as an MLflow model that plays a clip (mlflow_model.py),
+    register it, point the alias at it."""
+    import av
+    import mlflow
+    import tensorflow as tf
+    from mlflow.models import infer_signature
+
+    client = mlflow.MlflowClient()
+    existing = client.search_model_versions(f"name = '{cfg.package.model_name}' and run_id = '{champion.run_id}'")
+    if existing:  # packaged before: same run, same weights
+        version = max(existing, key=lambda v: int(v.version)).version
+    else:
+        with run_context(cfg, run_id=champion.run_id):
+            info = mlflow.pyfunc.log_model(
+                name="play_model", python_model=str(python_model),
+                artifacts={"package": str(package_dir)}, signature=infer_signature(frames[:2], probabilities[:2]),
+                pip_requirements=[f"tensorflow-cpu=={tf.__version__}", "opencv-python", f"av=={av.__version__}",
+                                  f"mlflow=={mlflow.__version__}"])
+            mlflow.log_artifacts(str(package_dir), "package")
+        version = mlflow.register_model(info.model_uri, cfg.package.model_name).version
+    client.set_registered_model_alias(cfg.package.model_name, cfg.package.alias, version)
+    return str(version)

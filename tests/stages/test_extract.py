@@ -110,13 +110,6 @@ def test_article_folders_format(cfg, tmp_path):
         _run(strict, raw, tmp_path)
 
 
-def test_group_of_reads_subfolder_or_name_prefix():
-    assert extract.group_of(Path("punch/alice/001.png")) == "alice"
-    assert extract.group_of(Path("punch/alice_001.png")) == "alice"
-    assert extract.group_of(Path("punch/bob-7.jpg")) == "bob"
-    assert extract.group_of(Path("punch/solo.png")) == "solo"
-
-
 def strict(cfg):
     return dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, strict=True))
 

@@ -143,10 +143,10 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
         write_json(tmp / "meta.json", {"inputs": list(embed.candidate_inputs), "frames": n_frames,
                                        "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
-                                       "precision": embed.precision if embed.runtime == "litert" else "float32"})
+                                       "precision": embed.embedder.split("-")[1]})
     n = n_frames * len(embed.candidate_inputs)
     return (f"{n_frames} frames x {len(embed.candidate_inputs)} inputs ({', '.join(embed.candidate_inputs)}) through "
-            f"{cfg.backbone.name} on {embed.runtime}{f' {embed.precision}' if embed.runtime == 'litert' else ''} "
+            f"{cfg.backbone.name} on {embed.embedder} "
             f"({embed.engine}) in {seconds:.1f} s ({n / max(seconds, 1e-9):.0f} images/s); layers: "
             f"{', '.join(layers)}{checked}")
 

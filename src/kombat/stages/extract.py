@@ -21,7 +21,6 @@ import math
 from functools import partial
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -30,14 +29,13 @@ from kombat.cli import stage_main
 from kombat.data import VALIDATION_MEANS, assign_splits, class_counts, label_at, split_unit, split_unit_of
 from kombat.errors import DataError
 from kombat.frames import to_model_frame
-from kombat.recordings import END_TOLERANCE_S, read_annotations
+from kombat.recordings import END_TOLERANCE_S, IMAGE_SUFFIXES, group_of, read_annotations, read_image
 from kombat.schema import DataFormat, KombatConfig
 from kombat.storage import Dataset, atomic_dir, write_dataset, write_json
 from kombat.tasks import LABELS
 from kombat.video import TIME_EPS, VideoError, VideoReader, at_ticks, last_shown
 
 COUNT_SLACK_FRAMES, COUNT_SLACK_SHARE = 3, 0.01  # see count_slack
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}
 
 
 class Skips:
@@ -141,31 +139,6 @@ def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
         if clipped:
             skips.clipped[video] = clipped
     return _dataset(images, rows, cfg)
-
-
-def group_of(relative: Path) -> str:
-    """Actor of an image in the folders format: its subfolder (punch/alice/1.png), else the file
-    name up to the first '_' or '-' (punch/alice_001.png), else the whole stem."""
-    if len(relative.parts) > 2:
-        return relative.parts[1]
-    stem = relative.stem
-    for sep in ("_", "-"):
-        if sep in stem:
-            return stem.split(sep, 1)[0]
-    return stem
-
-
-def read_image(path: Path) -> tuple[np.ndarray | None, str]:
-    """A BGR image, or None and what is wrong with the file."""
-    data = path.read_bytes()
-    if not data:
-        return None, "empty file (0 bytes)"
-    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:  # cv2.imread fills a cut JPEG with grey
-        return None, "truncated JPEG (no end-of-image marker)"
-    frame = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if frame is None:
-        return None, "cannot be read as an image (corrupt or not an image)"
-    return frame, ""
 
 
 def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:

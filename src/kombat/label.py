@@ -131,7 +131,7 @@ def check_inside(segments: list[list], duration: float, video: Path) -> None:
 
 def preview(frame_bgr: np.ndarray) -> bytes:
     """A frame as the labeller keeps it: window-wide JPEG (a 35 s take at 30 fps is ~40 MB, not ~700 MB raw)."""
-    return cv2.imencode(".jpg", screen.fit_width(frame_bgr), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    return cv2.imencode(".jpg", screen.fit(frame_bgr), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
 
 
 class Video:
@@ -178,7 +178,7 @@ def render(frame: np.ndarray, editor: Editor, t: float, index: int, n_frames: in
     """The labeller's window: the frame, the label under the playhead, the timeline and the status."""
     hit = editor.at(t)
     label = editor.segments[hit][2] if hit is not None else None
-    picture = screen.banner(screen.fit_width(frame), label or "(no label)", label, scale=1.0)
+    picture = screen.banner(screen.fit(frame), label or "(no label)", label, scale=1.0)
     bar = screen.timeline(picture.shape[1], editor.duration, [tuple(s) for s in editor.segments], t, editor.selected)
     status = np.zeros((84, picture.shape[1], 3), np.uint8)
     selected = (f"selected {editor.selected + 1}/{len(editor.segments)}: {editor.segments[editor.selected][2]} "

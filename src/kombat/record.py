@@ -87,7 +87,7 @@ def overlay(frame_bgr: np.ndarray, prompts: list[Prompt], t: float, take: int, t
     if prompt and prompt.label is None:  # the countdown: "get ready", then 3, 2, 1
         left = prompt.end - t
         text = "get ready" if left > 3 else str(int(np.ceil(left)))
-    image = screen.banner(screen.fit_width(frame_bgr), "PAUSED (space resumes)" if paused else text, label)
+    image = screen.banner(screen.fit(frame_bgr), "PAUSED (space resumes)" if paused else text, label)
     length = prompts[-1].end
     bar = screen.timeline(image.shape[1], length, [(p.start, p.end, p.label) for p in prompts if p.label], t, height=30)
     following = next((p for p in prompts if p.start > t), None)

@@ -15,6 +15,7 @@ import numpy as np
 
 LABEL_COLOURS = {"punch": (60, 60, 230), "kick": (230, 140, 40), "other": (90, 180, 90), None: (160, 160, 160)}  # BGR
 WIDTH = 800  # the window's width; frames are scaled to it
+MAX_HEIGHT = 450  # ... or to this height, if taller (portrait video)
 
 # Keys as cv2.waitKeyEx returns them (X11: Qt and GTK builds alike).
 KEY_LEFT, KEY_RIGHT, KEY_ESC, KEY_TAB, KEY_DELETE = 65361, 65363, 27, 9, 65535
@@ -28,9 +29,16 @@ def open_window(name: str) -> None:
     cv2.namedWindow(name, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
 
 
-def fit_width(frame_bgr: np.ndarray, width: int = WIDTH) -> np.ndarray:
-    height = round(frame_bgr.shape[0] * width / frame_bgr.shape[1])
-    return cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA)
+def fit(frame_bgr: np.ndarray, width: int = WIDTH, max_height: int = MAX_HEIGHT) -> np.ndarray:
+    """The frame scaled to the window's width, or to `max_height` if it is taller (a phone's portrait
+    video), centred on black sides: the window keeps its width and fits on a laptop screen."""
+    h, w = frame_bgr.shape[:2]
+    scale = min(width / w, max_height / h)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if size != (w, h):
+        frame_bgr = cv2.resize(frame_bgr, size, interpolation=cv2.INTER_AREA)
+    left = (width - size[0]) // 2
+    return cv2.copyMakeBorder(frame_bgr, 0, 0, left, width - size[0] - left, cv2.BORDER_CONSTANT, value=(0, 0, 0))
 
 
 def put_text(image: np.ndarray, text: str, origin: tuple[int, int], scale: float = 0.6,

@@ -151,3 +151,26 @@ def test_show_opens_a_window_and_ends_with_the_video(built_project, heldout, x_d
     out = run_play(built_project.package, "--source", str(video), "--show", env={**project_env(), "DISPLAY": x_display})
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1].startswith("play: 180 frames, 120 decisions")
+
+
+def test_the_registered_champion_loads_as_a_pyfunc_and_plays_a_clip_as_play_py_does(built_project):
+    # `mlflow.pyfunc.load_model("models:/kombat@champion")`, as the README says, on the built project's store.
+    import mlflow
+
+    from kombat.play import load_model
+    from kombat.storage import read_dataset
+
+    frames_ds = read_dataset(built_project.path / "data/frames")
+    clip = frames_ds.manifest.index[frames_ds.manifest["source"] == frames_ds.manifest["source"].iloc[0]][:12]
+    frames = np.asarray(frames_ds.images[clip.to_numpy()])
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{built_project.path / 'mlflow.db'}")
+    try:
+        model = mlflow.pyfunc.load_model("models:/kombat@champion")
+        probabilities = model.predict(frames)
+    finally:
+        mlflow.set_tracking_uri(before)
+    labels = json.loads((built_project.package / "labels.json").read_text())
+    tick_model = load_model(built_project.package, "tflite", labels)
+    assert probabilities.shape == (12, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
+    assert np.allclose(probabilities, np.stack([tick_model(frame) for frame in frames]), atol=1e-6)

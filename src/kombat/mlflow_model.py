@@ -18,9 +18,10 @@ import numpy as np
 class PackagedPlayer(mlflow.pyfunc.PythonModel):
     def load_context(self, context):
         package = Path(context.artifacts["package"])
-        sys.path.insert(0, str(package))  # play.py imports frames.py and lite.py from beside it
+        sys.path.insert(0, str(package))  # play.py imports frames.py, lite.py and video.py from beside it
         spec = importlib.util.spec_from_file_location("kombat_package_play", package / "play.py")
         self.play = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = self.play  # its dataclasses look their module up there while it loads
         spec.loader.exec_module(self.play)
         self.package = package
 

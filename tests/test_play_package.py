@@ -170,7 +170,8 @@ def test_the_registered_champion_loads_as_a_pyfunc_and_plays_a_clip_as_play_py_d
         probabilities = model.predict(frames)
     finally:
         mlflow.set_tracking_uri(before)
-    labels = json.loads((built_project.package / "labels.json").read_text())
-    tick_model = load_model(built_project.package, "tflite", labels)
+    package = built_project.path / "models/package"  # the alias's model: other tests may have packaged anew
+    labels = json.loads((package / "labels.json").read_text())
+    tick_model = load_model(package, "tflite", labels)
     assert probabilities.shape == (12, 3) and np.allclose(probabilities.sum(axis=1), 1, atol=1e-4)
     assert np.allclose(probabilities, np.stack([tick_model(frame) for frame in frames]), atol=1e-6)

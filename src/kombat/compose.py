@@ -26,7 +26,9 @@ CHECKOUT_CONF = Path(__file__).resolve().parents[2] / "conf"  # conf/ of the che
 
 def compose(overrides: list[str], conf_dir: Path | None = None) -> dict:
     """The composed config as a plain dict (not yet validated)."""
-    conf_dir = (conf_dir or next((d for d in (project_root() / "conf", CHECKOUT_CONF) if d.is_dir()), CHECKOUT_CONF)).resolve()
+    if conf_dir is None:
+        conf_dir = project_root() / "conf" if (project_root() / "conf").is_dir() else CHECKOUT_CONF
+    conf_dir = conf_dir.resolve()
     try:
         with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
             cfg = hydra_compose(config_name="config", overrides=overrides)

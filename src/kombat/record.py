@@ -27,7 +27,6 @@ from kombat.cli import tool_main
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-import yaml  # noqa: E402
 from kombat.compose import default_config
 from kombat.errors import DataError
 from kombat.recordings import Segment, append_annotations, mp4_writer, read_annotations
@@ -259,13 +258,7 @@ def load_plan(params_path: Path) -> RecordConfig:
     over conf/'s; conf/'s alone when the file does not exist."""
     composed = schema.to_dict(default_config())
     if params_path.is_file():
-        try:
-            raw = yaml.safe_load(params_path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise DataError(f"{params_path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-        if not isinstance(raw, dict) or not isinstance(raw.get("record", {}), dict):
-            raise DataError(f"{params_path}: expected a mapping with a record: section")
-        composed["record"].update(raw.get("record", {}))
+        composed["record"].update(schema.read_sections(params_path).get("record") or {})
     return schema.validate(composed, source=str(params_path)).record
 
 

@@ -328,18 +328,23 @@ def validate(raw: DictConfig | dict[str, Any], source: str = "config") -> Kombat
     return cfg
 
 
-def load(params_path: str | Path = "params.yaml") -> KombatConfig:
-    """Read and validate `params.yaml` (what every DVC stage does first)."""
-    path = Path(params_path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found (run from the project root, or `dvc exp run` to compose conf/)")
+def read_sections(path: Path) -> dict[str, Any]:
+    """A params file's sections, not yet validated; one-line ConfigError when it is not a YAML mapping."""
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
-    return validate(raw, source=str(path))
+    return raw
+
+
+def load(params_path: str | Path = "params.yaml") -> KombatConfig:
+    """Read and validate `params.yaml` (what every DVC stage does first)."""
+    path = Path(params_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found (run from the project root, or `dvc exp run` to compose conf/)")
+    return validate(read_sections(path), source=str(path))
 
 
 def to_dict(cfg: KombatConfig) -> dict[str, Any]:

@@ -104,7 +104,7 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
                            count / rate if rate else 0.0) or (container.duration / 1e6 if container.duration else 0.0)
             send.send(("info", VideoInfo(count, duration, rate)))
             start, last_t = stream.start_time, None
-            step = 1 / float(stream.average_rate) if stream.average_rate else 1 / 30
+            step = 1 / rate if rate else 1 / 30  # for a frame without a timestamp
             damaged: list[float] = []  # times of packets that failed to decode, sent in order with the frames
             for packet in container.demux(stream):
                 try:

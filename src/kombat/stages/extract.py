@@ -65,6 +65,14 @@ def count_slack(n_frames: int) -> int:
     return max(COUNT_SLACK_FRAMES, math.ceil(COUNT_SLACK_SHARE * n_frames))
 
 
+def refuse_late_segments(path: Path, segments: pd.DataFrame, length: float) -> None:
+    """A segment ending after the video (beyond the end tolerance) is a mistake in the annotations."""
+    late = segments[segments["end"] > length + END_TOLERANCE_S]
+    if len(late):
+        raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video "
+                        f"({length:.2f} s)")
+
+
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                       skips: Skips) -> tuple[list[np.ndarray], list[dict], int]:
     """The frame shown at each tick (extract.fps) of one video, up to the last one inside a segment, with
@@ -78,10 +86,8 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     try:
         with VideoReader(path, partial(to_model_frame, width=cfg.extract.width, height=cfg.extract.height)) as video:
             promised = video.info.duration
-            late = segments[segments["end"] > promised + END_TOLERANCE_S] if promised else segments.iloc[:0]
-            if len(late):
-                raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video "
-                                f"({promised:.2f} s)")
+            if promised:
+                refuse_late_segments(path, segments, promised)
 
             def until_the_last_segment():
                 for t, frame in video:
@@ -115,10 +121,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     beyond = sum(1 for k in range(len(ticks), math.ceil(last_end / interval) + 1)
                  if k * interval < last_end and label_at(segments, k * interval))
     if not promised:  # the container does not say how long it is (a browser's WebM): the stream does
-        late = segments[segments["end"] > ended + END_TOLERANCE_S]
-        if len(late):
-            raise DataError(f"{path}: segment {late.start.iloc[0]}..{late.end.iloc[0]} s ends after the video "
-                            f"({ended:.2f} s)")
+        refuse_late_segments(path, segments, ended)
         return frames, rows, beyond
     slack_s = count_slack(video.info.frames) * (1 / video.info.fps if video.info.fps else ended - times[-1])
     if ended >= promised - slack_s - TIME_EPS:

@@ -3,6 +3,8 @@ or raise one clear error naming the file or key; they never crash with anything 
 
 from __future__ import annotations
 
+from enum import Enum
+
 import pandas as pd
 import yaml
 from hypothesis import given, settings
@@ -76,7 +78,25 @@ def test_schema_accepts_or_names_the_key(target, value):
         assert message.startswith("params.yaml: ") and "\n" not in message
         assert f"{section}." in message  # names the section and key (or the rule's key)
         return
-    assert isinstance(cfg, schema.KombatConfig)
+    # Accepted: a value already of its field's type is kept as given (never swapped for a default or clamped).
+    held = getattr(getattr(cfg, section), key)
+    held = held.value if isinstance(held, Enum) else held
+    if type(held) is type(value):
+        assert held == value
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(leaf_keys), values)
+def test_an_accepted_config_survives_the_trip_through_params_yaml(target, value):
+    """What compose writes (to_dict, YAML) every stage reads back (load) as the same config."""
+    section, key = target
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw[section][key] = value
+    try:
+        cfg = schema.validate(raw, source="params.yaml")
+    except KombatError:
+        return
+    assert schema.validate(yaml.safe_load(yaml.safe_dump(schema.to_dict(cfg))), source="params.yaml") == cfg
 
 
 @settings(max_examples=50, deadline=None)

@@ -51,12 +51,17 @@ def test_no_cooldown_fires_on_every_new_strike():
 
 
 def test_settings_are_read_as_the_package_writes_them(tmp_path):
-    import json
+    from kombat.stages.package import write_package
 
-    settings = {"nothing_class": "other", "nothing_threshold": 0.4, "cooldown_s": 0.5, "interval_s": 0.1,
-                "keys": {"punch": "a", "kick": "d"}}
-    (tmp_path / "play.json").write_text(json.dumps(settings, indent=2))
-    assert read_settings(tmp_path / "play.json") == settings
+    cfg = default_config(["play.cooldown_s=0.8", "play.smoothing=3", "play.keys.kick=k"])
+    run_cfg = default_config(["task=punch_binary"])  # the champion's own task names the "nothing" class
+    write_package(tmp_path, cfg, run_cfg, {}, {"classes": list(run_cfg.classes)})
+    settings = read_settings(tmp_path / "play.json")
+    rule = Rule.from_settings(list(run_cfg.classes), settings)
+    assert (rule.nothing, rule.cooldown_s, rule.smoothing) == ("no_punch", 0.8, 3)
+    assert (rule.nothing_threshold, rule.strike_threshold) == (cfg.play.nothing_threshold, cfg.play.strike_threshold)
+    assert settings["interval_s"] == cfg.play.interval_s and settings["keys"] == {"punch": "a", "kick": "k"}
+    assert decide(np.array([0.2, 0.8]), rule) == "punch" and decide(np.array([0.7, 0.3]), rule) is None
 
 
 def test_missing_or_bad_settings_are_one_line_errors(tmp_path):

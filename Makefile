@@ -16,7 +16,7 @@ export KERAS_HOME := $(abspath .cache/keras)
 endif
 endif
 
-.PHONY: setup system-deps demo test test-slow test-all ui params keras-cache clean-outputs play bench record label
+.PHONY: setup system-deps demo test test-slow test-all ui params keras-cache clean-outputs play bench record label crossval curve
 
 setup: $(VENV)/.installed keras-cache
 
@@ -71,6 +71,12 @@ label: setup  ## review a video's segments: make label VIDEO=data/raw/videos/ali
 
 bench: setup  ## benchmarks of HEAD in a fresh clone (about 9 minutes): bench/results.json and a table
 	python bench/run.py
+
+crossval: setup  ## k folds by actor on the cached embeddings, mean +- sd (add overrides: make crossval O="embed.input=flow")
+	python -m kombat.crossval $(O)
+
+curve: setup  ## the learning curve: macro-F1 against training actors (metrics/learning_curve.csv, plots/learning_curve.png)
+	python -m kombat.crossval --curve $(O)
 
 ui: setup  ## MLflow UI on the project's store: http://127.0.0.1:5000
 	mlflow ui --backend-store-uri sqlite:///$(abspath mlflow.db) --host 127.0.0.1 --port 5000 --workers 1

@@ -98,8 +98,18 @@ t = time.perf_counter(); runs = 10
 for _ in range(runs):
     tf.linalg.matmul(a, b).numpy()
 gemm_gflops = runs * 2 * 3072 ** 3 / (time.perf_counter() - t) / 1e9
+# What a tick's moving input costs on top of its embedding: per frame pair, as play and embed compute it.
+from kombat.frames import input_image
+pairs = list(zip(images[:400], images[1:401]))
+cost_ms = {}
+for kind, gain in (("motion", cfg.embed.motion_gain), ("flow", cfg.embed.flow_gain)):
+    input_image(kind, *pairs[0], gain)
+    t = time.perf_counter()
+    for before, now in pairs:
+        input_image(kind, before, now, gain)
+    cost_ms[kind] = (time.perf_counter() - t) / len(pairs) * 1000
 print(json.dumps({"keras_predict": keras_predict, "litert": litert, "one_at_a_time": one_at_a_time,
-                  "gemm_gflops": gemm_gflops}))
+                  "gemm_gflops": gemm_gflops, "motion_ms": cost_ms["motion"], "flow_ms": cost_ms["flow"]}))
 """
 
 # MobileNet v1 at 224x224: 569 million multiply-adds a frame (Howard et al. 2017, table 8).
@@ -178,7 +188,7 @@ def measure() -> dict:
         print(f"bench: {stage} {seconds:.1f} s, peak {peak:.0f} MB", flush=True)
 
     meta = json.loads((clone / "data/embeddings/meta.json").read_text())
-    frames = meta["frames"] * len(meta["inputs"])  # each frame is embedded once per input (still, motion)
+    frames = meta["frames"] * len(meta["inputs"])  # each frame is embedded once per input (still, motion, flow)
     stage_rate = frames / stages["embed"]["own_seconds"]  # model loading, conversion, check, reading and writing included
     probe = last_json(sh([str(clone / ".venv/bin/python"), "-c", EMBED_PROBE], clone, venv_env)[1])
     augmented = int(re.search(r"-> (\d+) with", outputs["augment"]).group(1))
@@ -214,6 +224,9 @@ def measure() -> dict:
             figure("float32 bound, measured (a 3072x3072 matrix product on 2 cores / 1.14 GFLOP a frame)",
                    probe["gemm_gflops"] / MOBILENET_GFLOP, "frames/s", f"{probe['gemm_gflops']:.0f} GFLOP/s"),
             figure("embed stage / measured float32 bound", stage_rate / (probe["gemm_gflops"] / MOBILENET_GFLOP), "ratio"),
+            figure("flow image (DIS optical flow, median removed) per frame", probe["flow_ms"], "ms",
+                   "100x56 frames upscaled to 200x112, one core's share"),
+            figure("motion image (frame difference) per frame", probe["motion_ms"], "ms"),
             figure("embed one image at a time (the article's way: Keras predict per image)", probe["one_at_a_time"],
                    "frames/s"),
             figure("embed stage, int8", frames / int8_s, "frames/s", f"peak {int8_peak:.0f} MB"),

@@ -22,10 +22,12 @@ TOLERANCE = 1e-4  # absolute, on probabilities: float32 kernels differ (XNNPACK 
 def test_keras_and_tflite_agree_tick_by_tick(cfg):
     import keras
 
-    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=3),
-                              embed=dataclasses.replace(cfg.embed, input="still+motion"))
+    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=3,
+                                                            standardize=True),
+                              embed=dataclasses.replace(cfg.embed, input="motion+flow"))
     keras.utils.set_random_seed(0)
-    head = heads.build(cfg, (3, 2048))
+    statistics = np.random.default_rng(0).gamma(0.5, 1.0, (64, 2048))  # embeddings: non-negative, skewed
+    head = heads.build(cfg, (3, 2048), statistics)  # the standardizing layer travels into TFLite too
     embedder, play_head = embedder_model(cfg, (56, 100, 3)), head_model(cfg, head)
     frames = np.stack([cv2.cvtColor(cv2.resize(drawn_frame(label, seed=i), (100, 56)), cv2.COLOR_BGR2RGB)
                        for i, label in enumerate(["other", "punch", "kick", "other", "punch"])])
@@ -37,7 +39,8 @@ def test_keras_and_tflite_agree_tick_by_tick(cfg):
     def keras_call(model):
         return lambda x: np.asarray(model(x[None], training=False))[0]
 
-    played = {name: TickModel(embed, head_fn, ["still", "motion"], window=3, motion_gap=1, motion_gain=4.0)
+    played = {name: TickModel(embed, head_fn, ["motion", "flow"], window=3, motion_gap=1,
+                              gains={"motion": 4.0, "flow": 25.0})
               for name, embed, head_fn in (("keras", keras_call(embedder), keras_call(play_head)),
                                            ("tflite", lite_embedder, lite_head))}
     keras_p = np.stack([played["keras"](f) for f in frames])
@@ -46,10 +49,11 @@ def test_keras_and_tflite_agree_tick_by_tick(cfg):
 
     # The pipeline's route for the last tick: the embed stage's feature model, the window, the head.
     from kombat.backbone import feature_model
-    from kombat.frames import motion_image
+    from kombat.frames import flow_image, motion_image
 
     features = feature_model(cfg.backbone, cfg.embed, (56, 100, 3), [cfg.embed.layer])
     motions = np.stack([motion_image(frames[max(i - 1, 0)], frames[i], 4.0) for i in range(5)])
-    still, motion = (np.asarray(features.predict_on_batch(x)).reshape(5, -1) for x in (frames, motions))
-    window = np.concatenate([still, motion], axis=1)[None, 2:5]
+    flows = np.stack([flow_image(frames[max(i - 1, 0)], frames[i], 25.0) for i in range(5)])
+    motion, flow = (np.asarray(features.predict_on_batch(x)).reshape(5, -1) for x in (motions, flows))
+    window = np.concatenate([motion, flow], axis=1)[None, 2:5]
     assert np.abs(np.asarray(head.predict(window, verbose=0))[0] - keras_p[-1]).max() < TOLERANCE

@@ -59,7 +59,7 @@ def test_the_package_folder_stands_alone(built_project, heldout):
     assert out.stdout.strip().splitlines()[-1] == "standalone ['frames', 'lite', 'video']"  # the package's own copies
     labels = json.loads((package / "labels.json").read_text())
     assert labels["frame_size"] == [100, 56] and labels["registered_model"] == "kombat@champion"
-    assert {"inputs", "window", "motion_gap", "motion_gain"} <= labels.keys()
+    assert {"inputs", "window", "motion_gap", "gains"} <= labels.keys()
 
 
 def test_play_fires_punches_and_kicks_at_the_annotated_times(built_project, heldout):

@@ -22,7 +22,7 @@ def test_shared_key_names_and_defaults():
     cfg = schema.load(ROOT / "params.yaml")
     assert cfg.embed.layer == "conv_pw_13_relu"
     assert (cfg.extract.width, cfg.extract.height) == (100, 56)
-    assert cfg.augment.copies == 2 and cfg.augment.seed == 44
+    assert cfg.augment.copies == 1 and cfg.augment.seed == 44 and cfg.extract.every_frame
     assert (cfg.embed.input, cfg.head.name, cfg.head.window) == ("motion", "temporal", 8)
     assert cfg.backbone.weights == "imagenet"
     assert cfg.task.name == "three_class" and cfg.classes == ("punch", "kick", "other")
@@ -36,8 +36,8 @@ def test_overrides_compose_and_validate():
     assert cfg.data.synth.actors == 4 and cfg.data.synth.hard_negative_rate == 0.5  # tiny extends synthetic
 
 
-def test_the_article_recipe_is_one_override_away_and_folders_get_it_themselves():
-    still = schema.validate(compose(["embed.input=still", "head=dense"], ROOT / "conf"))
+def test_the_article_recipe_is_a_few_overrides_away_and_folders_get_it_themselves():
+    still = schema.validate(compose(["embed.input=still", "embed.candidate_inputs=[still]", "head=dense"], ROOT / "conf"))
     assert (still.embed.input, still.head.name, still.head.window, still.head.units) == ("still", "dense", 1, 1024)
     folders = schema.validate(compose(["data=folders"], ROOT / "conf"))
     assert folders.embed.candidate_inputs == ["still"] and folders.head.window == 1

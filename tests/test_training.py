@@ -5,39 +5,72 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 
 from kombat import training
 
+LABELS = ("punch", "kick", "other")
 
-def clusters(n_per_class: int, dim: int = 16, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(0, 3, size=(3, dim))
+
+def clusters(n_per_class: int, dim: int = 16, draw: int = 0):
+    """Three well-separated clusters (fixed centres, noise drawn by `draw`) of one-tick windows."""
+    centres = np.random.default_rng(0).normal(0, 3, size=(3, dim))
+    rng = np.random.default_rng(100 + draw)
     x = np.concatenate([c + rng.normal(0, 1, size=(n_per_class, dim)) for c in centres]).astype(np.float32)[:, None]
-    labels = np.repeat(["punch", "kick", "other"], n_per_class)
-    return x, labels
+    return x, np.repeat(LABELS, n_per_class)
 
 
-def small(cfg, **task):
+def small(cfg, epochs=8, **task):
     return dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="dense", units=32, window=1),
-                               train=dataclasses.replace(cfg.train, lr=1e-2, epochs=30, batch_size=32, patience=5),
+                               train=dataclasses.replace(cfg.train, lr=1e-2, epochs=epochs, batch_size=32, patience=5),
                                task=dataclasses.replace(cfg.task, **task))
 
 
 def split(name, x, labels, cfg):
-    return training.Split(name, x, cfg.task_spec.encode(labels))
+    """A Split of (N, window, D) inputs: every window's ticks its own rows of the features."""
+    n, window, dim = x.shape
+    return training.Split(name, x.reshape(n * window, dim), np.arange(n * window).reshape(n, window),
+                          cfg.task_spec.encode(labels))
 
 
-def test_head_learns_separable_classes_and_scores_them(cfg):
+def swapped(labels):
+    """punch and kick trade names: a split on which a model right about the clusters is wrong."""
+    return np.array([{"punch": "kick", "kick": "punch"}.get(label, label) for label in labels])
+
+
+def test_scores_name_test_figures_plainly_and_validation_figures_val(cfg):
     cfg = small(cfg)
     x, labels = clusters(60)
-    xv, lv = clusters(20, seed=0)
+    xv, lv = clusters(20, draw=1)
     result = training.fit(cfg, split("train", x, labels, cfg), split("val", xv, lv, cfg), verbose=0)
-    p = training.predict_proba(result.model, xv, cfg)
-    assert p.shape == (60, 3) and np.allclose(p.sum(axis=1), 1, atol=1e-5)
-    scores = training.score_splits(result.model, {"val": split("val", xv, lv, cfg), "test": split("test", xv, lv, cfg)},
-                                   cfg)
-    assert scores["macro_f1"] > 0.9 and scores["val_macro_f1"] == scores["macro_f1"]
-    assert 1 <= result.best_epoch <= len(result.history["loss"])
+    p = training.predict_proba(result.model, xv[:, 0][:, None], cfg)
+    assert np.allclose(p.sum(axis=1), 1, atol=1e-5)
+    # The test split is scored as it is; the validation split is the same kind of data with two
+    # labels swapped, so a mix-up of the two (or one scored twice) fails.
+    xt, lt = clusters(20, draw=2)
+    scores = training.score_splits(result.model, {"test": split("test", xt, lt, cfg),
+                                                  "val": split("val", xv, swapped(lv), cfg)}, cfg)
+    assert scores["macro_f1"] > 0.9 and scores["accuracy"] > 0.9
+    assert scores["val_f1_other"] > 0.9 and scores["val_f1_punch"] < 0.1 and scores["val_accuracy"] < 0.5
+    plain = {k for k in scores if not k.startswith("val_")}
+    assert {k for k in scores if k.startswith("val_")} == {f"val_{k}" for k in plain}
+    assert plain >= {"accuracy", "balanced_accuracy", "macro_f1", *(f"f1_{c}" for c in LABELS)}
+    only_val = training.score_splits(result.model, {"val": split("val", xv, lv, cfg)}, cfg)
+    assert only_val and all(k.startswith("val_") for k in only_val)  # no test figures without a test split
+
+
+def test_fit_stops_on_validation_loss_and_keeps_the_best_epoch_s_weights(cfg):
+    cfg = small(cfg, epochs=40)
+    x, labels = clusters(60)
+    xv, lv = clusters(20, draw=1)
+    # The better the head learns the clusters, the worse it does on this validation split: its loss rises.
+    val = split("val", xv, swapped(lv), cfg)
+    result = training.fit(cfg, split("train", x, labels, cfg), val, verbose=0)
+    losses = result.history["val_loss"]
+    assert len(losses) == result.best_epoch + cfg.train.patience < cfg.train.epochs  # stopped early
+    assert result.best_epoch == int(np.argmin(losses)) + 1 and losses[-1] > min(losses)
+    restored = result.model.evaluate(val.x, val.y, verbose=0, return_dict=True)["loss"]
+    assert restored == pytest.approx(min(losses), rel=1e-4)  # the best epoch's weights, not the last
 
 
 def test_punch_binary_trains_one_sigmoid_and_reports_two_columns(cfg):
@@ -45,7 +78,13 @@ def test_punch_binary_trains_one_sigmoid_and_reports_two_columns(cfg):
     x, labels = clusters(40)
     data = split("train", x, labels, cfg)
     result = training.fit(cfg, data, data, verbose=0)
-    assert training.predict_proba(result.model, x, cfg).shape == (120, 2)
+    assert result.model.output_shape == (None, 1)
+    xt, lt = clusters(20, draw=2)
+    p = training.predict_proba(result.model, xt, cfg)  # columns in the task's class order: no_punch, punch
+    assert np.allclose(p.sum(axis=1), 1)
+    assert p[lt == "punch", 1].mean() > 0.8 and p[lt != "punch", 1].mean() < 0.2
+    scores = training.score_splits(result.model, {"test": split("test", xt, lt, cfg)}, cfg)
+    assert scores["f1_punch"] > 0.9 and scores["f1_no_punch"] > 0.9
 
 
 def test_class_weights_even_out_an_unbalanced_task():

@@ -101,13 +101,15 @@ def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int) -> np.nda
 
 
 def clip_starts(manifest: pd.DataFrame) -> np.ndarray:
-    """For each row, the row where its clip copy starts. Rows of one clip copy (source, copy) must be
-    contiguous and in tick order, as extract and augment write them; a window is then an index range."""
-    copy = manifest["copy"].to_numpy() if "copy" in manifest else np.zeros(len(manifest), int)
-    source = manifest["source"].to_numpy()
+    """For each row, the row where its clip copy starts. Rows of one clip copy (source, phase, copy) must
+    be contiguous and in tick order, as extract and augment write them; a window is then an index range."""
+    new = np.zeros(len(manifest), dtype=bool)
+    new[:1] = True
+    for key in ("source", "phase", "copy"):
+        if key in manifest:
+            column = manifest[key].to_numpy()
+            new[1:] |= column[1:] != column[:-1]
     tick = manifest["tick"].to_numpy()
-    new = np.ones(len(manifest), dtype=bool)
-    new[1:] = (source[1:] != source[:-1]) | (copy[1:] != copy[:-1])
     if len(tick) > 1 and np.any(~new[1:] & (tick[1:] <= tick[:-1])):
         raise DataError("manifest: the frames of a clip are not in tick order")
     starts = np.flatnonzero(new)
@@ -126,3 +128,38 @@ def window_rows(starts: np.ndarray, rows: np.ndarray, window: int) -> np.ndarray
 def previous_rows(starts: np.ndarray, gap: int) -> np.ndarray:
     """For each row, the row `gap` ticks earlier in its clip copy (a clip's first ticks: themselves)."""
     return window_rows(starts, np.arange(len(starts)), gap + 1)[:, 0]
+
+
+def fold_splits(groups: list[str], cfg: SplitConfig, folds: int, unit: str = "actor") -> list[dict[str, str]]:
+    """Cross-validation by actor (or take): one {group: train/val/test} per fold. The test groups come
+    in turn: `split.test_actors` when named (they are never trained on), else every group; `folds`
+    of them (0 or more than there are: one each, leave-one-out). Each fold validates on the next
+    groups in a seeded order, about `split.val_fraction` of those it may train on, and trains on
+    the rest, so a fold never scores a group it trained on."""
+    known = sorted(set(groups))
+    if len(known) < MIN_GROUPS:
+        raise DataError(f"the data has {len(known)} {unit}(s) {known}; cross-validation by {unit} needs at least "
+                        f"{MIN_GROUPS} (train, val, test)")
+    named = [a for a in cfg.test_actors if a in known] if unit == "actor" else []
+    rng = np.random.default_rng(cfg.seed)
+    testable = list(rng.permutation(named or known))
+    trainable = [a for a in rng.permutation(known) if a not in named]
+    k = len(testable) if folds <= 0 or folds >= len(testable) else folds
+    chunks = [testable[i::k] for i in range(k)]
+    splits = []
+    for i, test in enumerate(chunks):
+        pool = [a for a in trainable[i:] + trainable[:i] if a not in test]  # a different validation each fold
+        n_val = max(1, round(len(pool) * cfg.val_fraction))
+        if len(pool) - n_val < 1:
+            raise DataError(f"fold {i + 1}: testing {unit}(s) {test} leaves {pool} for validation and training; "
+                            f"cross-validation needs more {unit}s or fewer folds")
+        val = pool[:n_val]
+        splits.append({a: "test" if a in test else "val" if a in val else "train" if a in pool else "" for a in known})
+    return splits
+
+
+def fewer_training(fold: dict[str, str], n: int, seed: int) -> dict[str, str]:
+    """The fold with only `n` of its training groups (drawn by seed; the rest left out), for a learning curve."""
+    train = sorted(a for a, split in fold.items() if split == "train")
+    kept = set(np.random.default_rng(seed).permutation(train)[:n])
+    return {a: split if split != "train" or a in kept else "" for a, split in fold.items()}

@@ -17,18 +17,18 @@ from pathlib import Path
 import numpy as np
 
 from kombat.errors import KombatError
-from kombat.frames import motion_image
+from kombat.frames import input_image
 from kombat.lite import interpreter
 
 PRECISIONS = ("float32", "float16", "int8")
 
 
 def backbone_input(images: np.ndarray, rows: np.ndarray, kind: str, previous: np.ndarray, gain: float) -> np.ndarray:
-    """The backbone's input for `rows` of `images`: the frames themselves (still), or their motion
-    images against the frame `previous[row]` (the same function play calls)."""
+    """The backbone's input for `rows` of `images`: the frames themselves (still), or their motion or
+    flow images against the frame `previous[row]` (kombat.frames.input_image, the function play calls)."""
     if kind == "still":
         return np.asarray(images[rows])
-    return np.stack([motion_image(images[previous[i]], images[i], gain) for i in rows])
+    return np.stack([input_image(kind, images[previous[i]], images[i], gain) for i in rows])
 
 
 def read_input(frames, rows: np.ndarray, kind: str, previous: np.ndarray, gain: float) -> np.ndarray:
@@ -43,7 +43,7 @@ def read_input(frames, rows: np.ndarray, kind: str, previous: np.ndarray, gain: 
 
 def to_tflite(model, precision: str = "float32", calibration: np.ndarray | None = None) -> bytes:
     """The Keras model as a TFLite flatbuffer: float32 as is, float16 weights, or int8 weights and
-    activations calibrated on `calibration` (backbone inputs: still frames and motion images)."""
+    activations calibrated on `calibration` (backbone inputs: still frames, motion and flow images)."""
     import tensorflow as tf
 
     if precision not in PRECISIONS:

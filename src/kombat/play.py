@@ -155,23 +155,21 @@ def read_settings(path: Path) -> dict:
 
 
 class TickModel:
-    """One decision per tick: the model frame -> its input images (the frame, and/or its motion image
-    against the frame `motion_gap` ticks before) -> their embeddings -> the window of the last
+    """One decision per tick: the model frame -> its input images (the frame, and/or its motion or flow
+    image against the frame `motion_gap` ticks before) -> their embeddings -> the window of the last
     `window` ticks -> probabilities. Ring buffers, so each frame is embedded once; until they fill
     (the first ticks), the first frame stands in for the missing ones, as in training."""
 
-    def __init__(self, embed, head, inputs: list[str], window: int, motion_gap: int, motion_gain: float) -> None:
-        self.embed, self.head, self.inputs = embed, head, list(inputs)
-        self.motion_gain = motion_gain
+    def __init__(self, embed, head, inputs: list[str], window: int, motion_gap: int, gains: dict[str, float]) -> None:
+        self.embed, self.head, self.inputs, self.gains = embed, head, list(inputs), dict(gains)
         self.recent_frames: collections.deque = collections.deque(maxlen=motion_gap + 1)
         self.recent_embeddings: collections.deque = collections.deque(maxlen=window)
 
     def __call__(self, model_frame: np.ndarray) -> np.ndarray:
         self.recent_frames.append(model_frame)
-        images = {"still": model_frame}
-        if "motion" in self.inputs:
-            images["motion"] = frames.motion_image(self.recent_frames[0], model_frame, self.motion_gain)
-        self.recent_embeddings.append(np.concatenate([self.embed(images[kind]) for kind in self.inputs]))
+        self.recent_embeddings.append(np.concatenate([
+            self.embed(frames.input_image(kind, self.recent_frames[0], model_frame, self.gains.get(kind, 1.0)))
+            for kind in self.inputs]))
         recent = list(self.recent_embeddings)
         window = [recent[0]] * (self.recent_embeddings.maxlen - len(recent)) + recent
         return self.head(np.stack(window).astype(np.float32))
@@ -200,7 +198,7 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
     else:
         embed, head = lite.LiteModel(model_path=embedder_path), lite.LiteModel(model_path=head_path)
     return TickModel(embed, head, labels["inputs"], int(labels["window"]), int(labels["motion_gap"]),
-                     float(labels["motion_gain"]))
+                     {kind: float(gain) for kind, gain in labels["gains"].items()})
 
 
 # ---- the edges: camera or video, keys, window ----------------------------------------------
@@ -306,7 +304,7 @@ def play(args: argparse.Namespace) -> Stats:
         width, height = labels["frame_size"]
         rule = Rule.from_settings(labels["classes"], settings)
         interval = float(args.interval if args.interval is not None else settings["interval_s"])
-        for key in ("inputs", "window", "motion_gap", "motion_gain"):
+        for key in ("inputs", "window", "motion_gap", "gains"):
             labels[key]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlayError(f"{args.package}: labels.json or play.json lacks or mangles {exc}") from None

@@ -42,6 +42,12 @@ class SynthConfig:
     hard_negative_rate: float = MISSING
     occlusion_rate: float = MISSING
     noise: float = MISSING
+    # Another place (README "Synthetic fighters"): what moves besides the fighter.
+    shake: float = MISSING
+    sway_rate: float = MISSING
+    passerby_rate: float = MISSING
+    flicker: float = MISSING
+    shifted_actors: int = MISSING
 
 
 @dataclass
@@ -58,6 +64,7 @@ class ExtractConfig:
     fps: float = MISSING
     width: int = MISSING
     height: int = MISSING
+    every_frame: bool = MISSING
     strict: bool = MISSING
 
 
@@ -94,7 +101,9 @@ class BackboneConfig:
     candidate_layers: list[str] = MISSING
 
 
-INPUTS = ("still", "motion")  # what the backbone can see of a tick: the frame, or how it moved since `motion_gap` ticks
+# What the backbone can see of a tick (kombat.frames.input_image): the frame, or how it moved since
+# `motion_gap` ticks: the frame difference, or the optical flow relative to the camera.
+INPUTS = ("still", "motion", "flow")
 
 
 @dataclass
@@ -103,6 +112,7 @@ class EmbedConfig:
     candidate_inputs: list[str] = MISSING
     motion_gap: int = MISSING
     motion_gain: float = MISSING
+    flow_gain: float = MISSING
     layer: str = MISSING
     input_size: int = MISSING
     grayscale: bool = MISSING
@@ -122,6 +132,11 @@ class EmbedConfig:
         return f"{self.runtime}-{self.precision if self.runtime == 'litert' else 'float32'}"
 
     @property
+    def gains(self) -> dict[str, float]:
+        """Each moving input's gain (kombat.frames.input_image): play gets the same, in labels.json."""
+        return {"motion": self.motion_gain, "flow": self.flow_gain}
+
+    @property
     def input_parts(self) -> tuple[str, ...]:
         """The cached inputs `input` puts side by side: 'still+motion' -> ('still', 'motion')."""
         return tuple(self.input.split("+"))
@@ -132,6 +147,7 @@ class HeadConfig:
     name: str = MISSING
     units: int = MISSING
     dropout: float = MISSING
+    standardize: bool = MISSING
     window: int = MISSING
 
 
@@ -192,6 +208,11 @@ class RecordConfig:
 
 
 @dataclass
+class CrossvalConfig:
+    folds: int = MISSING
+
+
+@dataclass
 class KombatConfig:
     data: DataConfig = field(default_factory=DataConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
@@ -207,6 +228,7 @@ class KombatConfig:
     package: PackageConfig = field(default_factory=PackageConfig)
     play: PlayConfig = field(default_factory=PlayConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
+    crossval: CrossvalConfig = field(default_factory=CrossvalConfig)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -241,6 +263,7 @@ def _check(cfg: KombatConfig) -> None:
         "head.window": cfg.head.window,
         "embed.motion_gap": cfg.embed.motion_gap,
         "embed.motion_gain": cfg.embed.motion_gain,
+        "embed.flow_gain": cfg.embed.flow_gain,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -258,10 +281,10 @@ def _check(cfg: KombatConfig) -> None:
     if not set(cfg.embed.input_parts) <= set(cfg.embed.candidate_inputs):
         raise ConfigError(f"embed.input {cfg.embed.input!r} needs {list(cfg.embed.input_parts)}, but "
                           f"embed.candidate_inputs is {list(cfg.embed.candidate_inputs)}")
-    if cfg.data.format is DataFormat.folders and ("motion" in cfg.embed.candidate_inputs or cfg.head.window > 1):
+    if cfg.data.format is DataFormat.folders and (set(cfg.embed.candidate_inputs) != {"still"} or cfg.head.window > 1):
         raise ConfigError("data.format folders: an image has no frame before it, so embed.candidate_inputs must be "
                           "[still] and head.window 1 (conf/data/folders.yaml sets them)")
-    if ("motion" in cfg.embed.input_parts or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
+    if (set(cfg.embed.input_parts) != {"still"} or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
     choices = {"embed.runtime": (cfg.embed.runtime, ("litert", "keras")),
@@ -307,6 +330,16 @@ def _check(cfg: KombatConfig) -> None:
     if 2 * cfg.record.margin_s >= min(cfg.record.strike_s, cfg.record.free_s):
         raise ConfigError(f"record.margin_s ({cfg.record.margin_s}) leaves nothing of a prompt to label: it must be "
                           f"under half of record.strike_s and record.free_s")
+    synth = cfg.data.synth
+    for key in ("sway_rate", "passerby_rate"):
+        if not 0 <= getattr(synth, key) <= 1:
+            raise ConfigError(f"data.synth.{key} must be in [0, 1] (a share of clips), got {getattr(synth, key)}")
+    if synth.shake < 0 or not 0 <= synth.flicker < 1:
+        raise ConfigError(f"data.synth.shake must be >= 0 and data.synth.flicker in [0, 1), got {synth.shake}, "
+                          f"{synth.flicker}")
+    if not 0 <= synth.shifted_actors <= synth.actors:
+        raise ConfigError(f"data.synth.shifted_actors must be in [0, data.synth.actors = {synth.actors}], "
+                          f"got {synth.shifted_actors}")
     unknown = set(cfg.balance.splits) - {"train", "val", "test"}
     if unknown:
         raise ConfigError(f"balance.splits has unknown split(s) {sorted(unknown)}")

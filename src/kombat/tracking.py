@@ -155,9 +155,13 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "input_size": cfg.embed.input_size,
         "grayscale": cfg.embed.grayscale,
         "dropout": cfg.head.dropout,
+        "standardize": cfg.head.standardize,
+        "every_frame": cfg.extract.every_frame,
         "patience": cfg.train.patience,
         "data_source": cfg.data.source.value,
         "motion_gap": cfg.embed.motion_gap,
+        "motion_gain": cfg.embed.motion_gain,
+        "flow_gain": cfg.embed.flow_gain,
         "embedder": cfg.embed.embedder,
     }
 

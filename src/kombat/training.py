@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from kombat import heads, tracking
-from kombat.data import clip_starts, window_rows
+from kombat.data import balance_mask, clip_starts, window_rows
 from kombat.errors import DataError
 from kombat.metrics import score
 from kombat.schema import KombatConfig
@@ -24,30 +25,78 @@ HEAD_FILE, RUN_FILE = "head.keras", "run.json"  # what the train stage writes in
 
 @dataclass
 class Split:
-    """One split's head inputs (N, window, embedding size) and class indices (N,)."""
+    """One split's targets: their windows of the last `head.window` ticks (row indices into `features`,
+    the embeddings of every row, shared by the splits) and their class indices. Windows are gathered
+    batch by batch (`x` gathers them all), so memory holds each embedding once, not once per window."""
 
     name: str
-    x: np.ndarray
-    y: np.ndarray
+    features: np.ndarray  # (rows, embedding size): every row's embedding
+    windows: np.ndarray  # (N, window): each target's window of rows, oldest first
+    y: np.ndarray  # (N,) class indices
+
+    @classmethod
+    def from_windows(cls, name: str, x: np.ndarray, y: np.ndarray) -> Split:
+        """A split of ready-made head inputs (N, window, D): each window's ticks its own rows."""
+        n, window, size = x.shape
+        return cls(name, x.reshape(n * window, size), np.arange(n * window).reshape(n, window), np.asarray(y))
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def gather(self, targets: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The head's inputs (n, window, embedding size) for some of the targets."""
+        windows = self.windows[targets]
+        return np.asarray(self.features[windows.ravel()]).reshape(*windows.shape, -1)
+
+    @property
+    def x(self) -> np.ndarray:
+        return self.gather()
+
+
+def target_rows(manifest: pd.DataFrame, groups: dict[str, str] | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+    """Each split's target rows. Training: its balanced frames (`target`), every augmented copy. Validation
+    and test: every labelled frame of the clips as recorded (copy 0). `groups` (actor, or video for a split
+    by take -> split) replaces the manifest's split, as cross-validation's folds do: training then takes
+    the labelled frames of its groups, every class cut to the smallest one's count (seeded), as the
+    balance stage cuts the manifest's training split."""
+    labelled = (manifest["label"] != "").to_numpy()
+    original = (manifest["copy"] == 0).to_numpy() if "copy" in manifest else np.ones(len(manifest), bool)
+    if groups is None:
+        split = manifest["split"].to_numpy()
+        train = manifest["target"].astype(bool).to_numpy() if "target" in manifest else labelled
+    else:
+        column = "actor" if set(groups) <= set(manifest["actor"]) else "source"
+        split = manifest[column].map(groups).fillna("").to_numpy()
+        train = balance_mask(manifest.assign(split=split), ["train"], seed)
+    return {"train": np.flatnonzero((split == "train") & train),
+            "val": np.flatnonzero((split == "val") & labelled & original),
+            "test": np.flatnonzero((split == "test") & labelled & original)}
+
+
+def read_features(embeddings_dir: Path, cfg: KombatConfig) -> tuple[np.ndarray, pd.DataFrame]:
+    """Every row's embedding (the input chosen by `embed.input`, at `embed.layer`), in memory, and the manifest."""
+    embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.input_parts, cfg.embed.layer)
+    return np.ascontiguousarray(embeddings, dtype=np.float32), manifest
+
+
+def make_splits(features: np.ndarray, manifest: pd.DataFrame, cfg: KombatConfig, names=("train", "val", "test"),
+                groups: dict[str, str] | None = None) -> dict[str, Split]:
+    """For each target frame of each split (target_rows), its window of the last `head.window` ticks and its class."""
+    starts = clip_starts(manifest)
+    rows = target_rows(manifest, groups, cfg.balance.seed)
+    labels = manifest["label"].to_numpy()
+    splits = {}
+    for name in names:
+        if not len(rows[name]):
+            raise DataError(f"no {name} frames in the embeddings (check split.* and the actors in the data)")
+        splits[name] = Split(name, features, window_rows(starts, rows[name], cfg.head.window),
+                             cfg.task_spec.encode(labels[rows[name]]))
+    return splits
 
 
 def load_splits(embeddings_dir: Path, cfg: KombatConfig, names=("train", "val", "test")) -> dict[str, Split]:
-    """For each target frame of each split, the embeddings of its last `head.window` ticks (the input
-    chosen by `embed.input`, at `embed.layer`) and its class. Targets: the balanced training frames,
-    and every labelled frame of the other splits."""
-    embeddings, manifest = read_embeddings(embeddings_dir, cfg.embed.input_parts, cfg.embed.layer)
-    starts = clip_starts(manifest)
-    targets = manifest["target"].astype(bool).to_numpy() if "target" in manifest else \
-        (manifest["label"] != "").to_numpy()
-    splits = {}
-    for name in names:
-        rows = np.flatnonzero((manifest["split"] == name).to_numpy() & targets)
-        if not len(rows):
-            raise DataError(f"no {name} frames in the embeddings (check split.* and the actors in the data)")
-        windows = window_rows(starts, rows, cfg.head.window)
-        splits[name] = Split(name, np.asarray(embeddings[windows.ravel()]).reshape(*windows.shape, -1),
-                             cfg.task_spec.encode(manifest["label"].to_numpy()[rows]))
-    return splits
+    """The pipeline's splits (make_splits) of the cached embeddings."""
+    return make_splits(*read_features(embeddings_dir, cfg), cfg, names)
 
 
 def data_fingerprint(embeddings_dir: Path, cfg: KombatConfig) -> str:
@@ -69,16 +118,41 @@ class FitResult:
     best_epoch: int
 
 
+def batches(split: Split, batch_size: int, weights: dict[int, float], seed: int):
+    """The training split as a Keras PyDataset: shuffled batches of (windows, classes, class weights),
+    gathered as they are needed, in a seeded order that changes every epoch."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(split))
+            self.weight = np.array([weights.get(i, 0.0) for i in range(max(weights) + 1)], np.float32)
+
+        def __len__(self) -> int:
+            return -(-len(split) // batch_size)
+
+        def __getitem__(self, index: int):
+            picked = np.sort(self.order[index * batch_size:(index + 1) * batch_size])
+            return split.gather(picked), split.y[picked], self.weight[split.y[picked]]
+
+        def on_epoch_end(self) -> None:
+            self.order = self.rng.permutation(len(split))
+
+    return Batches()
+
+
 def fit(cfg: KombatConfig, train: Split, val: Split, callbacks: list | None = None, verbose: int = 2) -> FitResult:
     """Train the head on `train`, early-stopped on `val`'s loss (best weights kept)."""
     import keras
 
     keras.utils.set_random_seed(cfg.train.seed)
-    model = heads.build(cfg, train.x.shape[1:])
+    seen = train.features[np.unique(train.windows)] if cfg.head.standardize else None  # every row training sees
+    model = heads.build(cfg, train.windows.shape[1:] + train.features.shape[1:], seen)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)
-    history = model.fit(train.x, train.y, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
-                        batch_size=cfg.train.batch_size, shuffle=True,
-                        class_weight=class_weights(train.y, len(cfg.classes)),
+    data = batches(train, cfg.train.batch_size, class_weights(train.y, len(cfg.classes)), cfg.train.seed)
+    history = model.fit(data, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
                         callbacks=[stop, *(callbacks or [])], verbose=verbose)
     losses = history.history["val_loss"]
     return FitResult(model, {k: [float(v) for v in vs] for k, vs in history.history.items()},
@@ -90,8 +164,9 @@ def predict_proba(model, x: np.ndarray, cfg: KombatConfig) -> np.ndarray:
     return cfg.task_spec.probabilities(model.predict(x, batch_size=1024, verbose=0))
 
 
-def predict_classes(model, split: Split, cfg: KombatConfig) -> np.ndarray:
-    return predict_proba(model, split.x, cfg).argmax(axis=1)
+def predict_classes(model, split: Split, cfg: KombatConfig, batch: int = 4096) -> np.ndarray:
+    return np.concatenate([predict_proba(model, split.gather(slice(i, i + batch)), cfg).argmax(axis=1)
+                           for i in range(0, len(split), batch)])
 
 
 def score_splits(model, splits: dict[str, Split], cfg: KombatConfig) -> dict[str, float]:

@@ -1,5 +1,5 @@
-"""The augment stage: originals first and untouched, then each training clip's copies as contiguous
-blocks in tick order; validation and test never augmented."""
+"""The augment stage: originals first and untouched, then each clip's copies (a video's tick streams
+together) as contiguous blocks in tick order."""
 
 from __future__ import annotations
 
@@ -13,20 +13,23 @@ from kombat.storage import Dataset
 from ..test_augment import clip_of_a_moving_square
 
 
-def test_only_training_clips_are_copied_each_copy_a_block_in_tick_order():
-    images = np.concatenate([clip_of_a_moving_square(4)] * 3)
-    manifest = pd.DataFrame({"source": np.repeat(["a.mp4", "b.mp4", "c.mp4"], 4), "actor": np.repeat(["a", "b", "c"], 4),
-                             "time": np.tile([0.0, 0.1, 0.2, 0.3], 3), "tick": np.tile(np.arange(4), 3),
-                             "label": ["", "punch", "kick", "other"] * 3,
-                             "split": np.repeat(["train", "train", "test"], 4)})
+def test_every_clip_is_copied_each_copy_a_block_in_tick_order():
+    images = np.concatenate([clip_of_a_moving_square(4)] * 4)
+    manifest = pd.DataFrame({"source": np.repeat(["a.mp4", "b.mp4", "c.mp4", "c.mp4"], 4),
+                             "actor": np.repeat(["a", "b", "c", "c"], 4),
+                             "time": np.tile([0.0, 0.1, 0.2, 0.3], 4), "tick": np.tile(np.arange(4), 4),
+                             "phase": np.repeat([0, 0, 0, 1], 4),  # c.mp4 has two tick streams
+                             "label": ["", "punch", "kick", "other"] * 4,
+                             "split": np.repeat(["train", "train", "test", "test"], 4)})
     out = augment_dataset(Dataset(images, manifest), copies=3, seed=44)
     m = out.manifest
-    assert len(m) == 12 + 2 * 3 * 4
-    assert np.array_equal(out.images[:12], images) and (m["copy"][:12] == 0).all()  # originals first, untouched
-    assert set(m.loc[m["copy"] > 0, "split"]) == {"train"}
-    assert m[m["copy"] > 0].groupby(["source", "copy"]).size().to_dict() == {(s, k): 4 for s in ("a.mp4", "b.mp4")
-                                                                           for k in (1, 2, 3)}
+    assert len(m) == 16 * 4
+    assert np.array_equal(out.images[:16], images) and (m["copy"][:16] == 0).all()  # originals first, untouched
+    assert m[m["copy"] > 0].groupby(["source", "phase", "copy"]).size().to_dict() == {
+        (s, p, k): 4 for s, p in (("a.mp4", 0), ("b.mp4", 0), ("c.mp4", 0), ("c.mp4", 1)) for k in (1, 2, 3)}
     starts = clip_starts(m)  # raises unless every clip copy is contiguous and in tick order
-    assert len(set(starts)) == 3 + 2 * 3
+    assert len(set(starts)) == 4 * 4
+    copies = out.images[m.index[(m["source"] == "c.mp4") & (m["copy"] == 1)]]
+    assert not np.array_equal(copies, images[8:])  # augmented, the same draw for both of a video's streams
     grid = preview_grid(out, rows=2, copies=3)
     assert grid.shape[1] == 4 * 100 and grid.shape[0] >= 2 * 56

@@ -19,6 +19,27 @@ from kombat.storage import read_dataset
 from ..conftest import ROOT, drawn_frame, overstate_frame_count, vfr_times, write_clip, write_video
 
 
+@pytest.fixture
+def cfg(cfg):
+    """One tick stream per video (extract.every_frame off): most tests here count ticks."""
+    return dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, every_frame=False))
+
+
+def test_every_frame_gives_each_recorded_frame_to_one_tick_stream(cfg, video_raw_dir, tmp_path):
+    every = dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, every_frame=True))
+    m = read_dataset(_run(every, video_raw_dir, tmp_path)).manifest  # 20 fps videos, 10 fps ticks: 2 phases
+    ann = m[m.source == "videos/ann.mp4"]
+    assert sorted(ann["phase"].unique()) == [0, 1]
+    assert sorted(ann["time"]) == [round(k / 20, 4) for k in range(58)]  # each frame once, none left out
+    for phase, stream in ann.groupby("phase", sort=False):  # a stream: ticks 0.1 s apart, a frame later each phase
+        assert stream["tick"].tolist() == list(range(len(stream)))
+        assert np.allclose(stream["time"], stream["tick"] / 10 + phase / 20)
+    assert ann["phase"].is_monotonic_increasing  # stream after stream: each a clip of its own
+    one = read_dataset(_run(cfg, video_raw_dir, tmp_path / "one")).manifest
+    assert set(one["phase"]) == {0} and one[one.source == "videos/ann.mp4"]["time"].tolist() == \
+        ann[ann.phase == 0]["time"].tolist()
+
+
 def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_path):
     out = tmp_path / "frames"
     summary = extract.run(cfg, video_raw_dir, out)

@@ -1,9 +1,11 @@
-"""Augment: the article's imgaug pipeline, `augment.copies` copies of every training clip.
+"""Augment: the article's imgaug pipeline, `augment.copies` copies of every clip.
 
 Each copy is one augmentation draw applied to every frame of the clip (the same crop, flip and
 colour from tick to tick), so motion images and windows of ticks see the fighter move, not the
-augmenter. Training frames are kept and followed by their copies; validation and test frames pass
-through untouched. A preview grid (original then copies) is written for `dvc plots`.
+augmenter. Every frame is kept (copy 0) and followed by its clip's copies. The pipeline trains on
+the training split's copies and scores validation and test on copy 0 only (kombat.training); the
+copies of the other actors are there for cross-validation (kombat.crossval), whose folds train on
+any actor. A preview grid (original then copies) is written for `dvc plots`.
 """
 
 from __future__ import annotations
@@ -24,17 +26,16 @@ PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
 
 
 def augment_dataset(dataset: Dataset, copies: int, seed: int) -> Dataset:
-    """Every frame as it is (copy 0), then `copies` augmented copies of each training clip, each copy
-    a contiguous block in tick order (so a window stays an index range)."""
+    """Every frame as it is (copy 0), then `copies` augmented copies of each clip (a video's tick
+    streams together), each copy a contiguous block in tick order (so a window stays an index range)."""
     from kombat.augment import article_pipeline
 
     manifest = dataset.manifest.assign(copy=0)
-    train_clips = manifest.index[manifest["split"] == "train"].to_series().groupby(manifest["source"], sort=True)
+    clips = manifest.index.to_series().groupby(manifest["source"], sort=True)
     pipeline = article_pipeline(seed)
     images, rows = [dataset.images], [manifest]
-    n_train = int((manifest["split"] == "train").sum())
-    with tqdm(total=n_train * copies, desc="augment", unit="img") as progress:
-        for _, indices in train_clips:
+    with tqdm(total=len(manifest) * copies, desc="augment", unit="img") as progress:
+        for _, indices in clips:
             clip = np.asarray(dataset.images[indices.to_numpy()])
             for k, frames in enumerate(augment_clip(clip, copies, pipeline), start=1):
                 images.append(frames)
@@ -67,10 +68,9 @@ def run(cfg: KombatConfig, balanced_dir: Path, out_dir: Path, preview: Path) -> 
     preview.parent.mkdir(parents=True, exist_ok=True)
     scaled = cv2.resize(grid, (grid.shape[1] * 2, grid.shape[0] * 2), interpolation=cv2.INTER_NEAREST)
     cv2.imwrite(str(preview), cv2.cvtColor(scaled, cv2.COLOR_RGB2BGR))
-    n_train = int((dataset.manifest["split"] == "train").sum())
-    n_clips = dataset.manifest.loc[dataset.manifest["split"] == "train", "source"].nunique()
-    return (f"{n_clips} training clips ({n_train} frames) -> {n_train * (cfg.augment.copies + 1)} with "
-            f"{cfg.augment.copies} copies each; {len(augmented.images)} frames in all")
+    n_clips = dataset.manifest["source"].nunique()
+    return (f"{n_clips} clips ({len(dataset.images)} frames) -> {len(augmented.images)} frames with "
+            f"{cfg.augment.copies} copies each")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Embed: every frame through the backbone, as each candidate input, pooled at every candidate layer.
 
-Inputs (`embed.candidate_inputs`): `still`, the frame itself (the article's), and `motion`, the
-motion image of the frame and the one `embed.motion_gap` ticks before it in the same clip copy
-(kombat.frames.motion_image, the function play calls). All candidate layers come from ONE forward
+Inputs (`embed.candidate_inputs`): `still`, the frame itself (the article's); `motion`, the frame
+difference of the frame and the one `embed.motion_gap` ticks before it in the same clip copy; and
+`flow`, the optical flow between the same two frames with the camera's own motion removed
+(kombat.frames.input_image, the function play calls). All candidate layers come from ONE forward
 pass, and everything is cached one file per input and layer, so a sweep over `embed.input`,
 `embed.layer`, the head and its window trains on these files and never embeds again.
 
@@ -110,7 +111,7 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     ranges = shards(n_frames, embed.shard_frames)
     checked = ""
     if embed.runtime == "litert":
-        inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.motion_gain)
+        inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
                                  for kind in embed.candidate_inputs for row in check_rows(n_frames, embed.check_frames)])
         model_content = to_tflite(reference, embed.precision, calibration=inputs)
         runner = LiteFeatures(model_content)
@@ -127,10 +128,10 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
             files = [NpyRows(tmp / kind / f"{layer}.npy", "w", shape=(n_frames, width))
                      for layer, width in zip(layers, widths)]
             if embed.engine == "ray":
-                pieces = embed_ray(model_content, augmented_dir / IMAGES_FILE, kind, previous, embed.motion_gain, ranges,
+                pieces = embed_ray(model_content, augmented_dir / IMAGES_FILE, kind, previous, embed.gains.get(kind, 1.0), ranges,
                                    embed.ray_address, widths)
             else:
-                pieces = embed_local(runner, frames, kind, previous, embed.motion_gain, ranges)
+                pieces = embed_local(runner, frames, kind, previous, embed.gains.get(kind, 1.0), ranges)
             with tqdm(total=n_frames, desc=f"embed {kind}", unit="frame") as progress:
                 for start, outputs in pieces:
                     for file, values in zip(files, outputs):

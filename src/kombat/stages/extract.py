@@ -4,7 +4,9 @@ Two raw formats: videos/ plus annotations.csv (segments in seconds: video,start,
 or the article's folders punch/, kick/, other/ of images. A video gives every frame at extract.fps
 (one per play tick) up to its last labelled one, in tick order: frames outside every segment get
 no label, so they are never training targets, but they are the context (motion, a window of ticks)
-of the frames after them. The manifest says each frame's clip (`source`) and `tick`.
+of the frames after them. With `extract.every_frame` a 30 fps video gives three such tick streams
+(phases), one frame apart, so no recorded frame is thrown away while the model still sees ticks
+0.1 s apart, as play does. The manifest says each frame's clip (`source`), `phase` and `tick`.
 
 One bad frame among thousands does not stop the run: an image that cannot be decoded, a frame a
 video cannot decode, or frames missing from a truncated video are skipped, counted and reported
@@ -73,14 +75,25 @@ def refuse_late_segments(path: Path, segments: pd.DataFrame, length: float) -> N
                         f"({length:.2f} s)")
 
 
+def phases_of(video_fps: float, cfg: KombatConfig) -> int:
+    """How many tick streams a video gives (`extract.every_frame`): as many as it has frames per tick
+    (3 for a 30 fps video at 10 fps ticks), each a tick stream of its own offset by a frame, so every
+    recorded frame is a tick of one of them; 1 when off or when the container states no frame rate."""
+    if not cfg.extract.every_frame or video_fps <= 0:
+        return 1
+    return max(1, round(video_fps / cfg.extract.fps))
+
+
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                       skips: Skips) -> tuple[list[np.ndarray], list[dict], int]:
     """The frame shown at each tick (extract.fps) of one video, up to the last one inside a segment, with
-    its tick, its own timestamp and label ('' outside every segment), and how many labelled ticks were
-    clipped because the stream ends (within the container's estimate) before the segments do."""
+    its tick, its own timestamp and label ('' outside every segment), and how many labelled frames were
+    clipped because the stream ends (within the container's estimate) before the segments do.
+
+    With several phases (phases_of), phase p's tick k is at k / fps + p / (phases x fps): the rows come
+    phase by phase, each phase in tick order (a clip of its own for motion and windows of ticks)."""
     if not path.is_file():
         raise DataError(f"{path}: video named in the annotations does not exist")
-    interval = 1 / cfg.extract.fps
     last_end = float(segments["end"].max())
     times: list[float] = []  # every frame's time, as decoded
     try:
@@ -88,6 +101,8 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
             promised = video.info.duration
             if promised:
                 refuse_late_segments(path, segments, promised)
+            phases = phases_of(video.info.fps, cfg)
+            step = 1 / (cfg.extract.fps * phases)  # between the ticks of all phases together
 
             def until_the_last_segment():
                 for t, frame in video:
@@ -95,31 +110,36 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                     yield t, frame
                     if t >= last_end:
                         return  # no later tick can be labelled
-            ticks = list(at_ticks(until_the_last_segment(), interval))
+            ticks = list(at_ticks(until_the_last_segment(), step))
     except VideoError as exc:
         raise DataError(str(exc)) from None
     if not times:
         raise DataError(f"{path}: has no frames")
-    frames, rows, undecodable = [], [], 0
-    for tick, t, frame in ticks:
+    by_phase: list[tuple[list, list]] = [([], []) for _ in range(phases)]
+    undecodable = 0
+    for fine_tick, t, frame in ticks:
         label = label_at(segments, t) or ""
         if frame is None:
             undecodable += bool(label)
-        else:
-            frames.append(frame)
-            rows.append({"time": round(t, 4), "tick": tick, "label": label})
+            continue
+        frames, rows = by_phase[fine_tick % phases]
+        frames.append(frame)
+        rows.append({"time": round(t, 4), "tick": fine_tick // phases, "phase": fine_tick % phases, "label": label})
+    for frames, rows in by_phase:
+        while rows and not rows[-1]["label"]:  # context after the last labelled frame is never used
+            rows.pop()
+            frames.pop()
+    frames = [frame for phase_frames, _ in by_phase for frame in phase_frames]
+    rows = [row for _, phase_rows in by_phase for row in phase_rows]
     if not frames:
         raise DataError(f"{path}: no frame could be decoded")
     skips.add(path, undecodable, "frames that cannot be decoded")
-    while rows and not rows[-1]["label"]:  # context after the last labelled frame is never used
-        rows.pop()
-        frames.pop()
-    ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, interval)
+    ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, step)
     if times[-1] >= last_end:
         return frames, rows, 0
     # The stream ended before the last segment: its labelled ticks from there on have no frame.
-    beyond = sum(1 for k in range(len(ticks), math.ceil(last_end / interval) + 1)
-                 if k * interval < last_end and label_at(segments, k * interval))
+    beyond = sum(1 for k in range(len(ticks), math.ceil(last_end / step) + 1)
+                 if k * step < last_end and label_at(segments, k * step))
     if not promised:  # the container does not say how long it is (a browser's WebM): the stream does
         refuse_late_segments(path, segments, ended)
         return frames, rows, beyond
@@ -158,14 +178,14 @@ def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
         relative = path.relative_to(raw_dir)
         images.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
         rows.append({"source": relative.as_posix(), "actor": group_of(relative), "time": 0.0, "tick": 0,
-                     "label": relative.parts[0]})
+                     "phase": 0, "label": relative.parts[0]})
     return _dataset(images, rows, cfg)
 
 
 def _dataset(images: list[np.ndarray], rows: list[dict], cfg: KombatConfig) -> Dataset:
     if not any(row["label"] for row in rows):
         raise DataError("no labelled frames were extracted: check the annotations' segments and extract.fps")
-    manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "tick", "label"])
+    manifest = pd.DataFrame(rows, columns=["source", "actor", "time", "tick", "phase", "label"])
     unit = split_unit(manifest["actor"].tolist(), cfg.split, has_takes=cfg.data.format is DataFormat.videos)
     groups = manifest["actor" if unit == "actor" else "source"]
     manifest["split"] = groups.map(assign_splits(groups.tolist(), cfg.split, unit))

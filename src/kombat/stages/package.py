@@ -104,7 +104,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     models = {"embedder": (embedder, to_tflite(embedder)), "head": (play_head, to_tflite(play_head))}
     labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
               "inputs": list(run_cfg.embed.input_parts), "window": run_cfg.head.window,
-              "motion_gap": run_cfg.embed.motion_gap, "motion_gain": run_cfg.embed.motion_gain,
+              "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains,
               "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}"}
     with tempfile.TemporaryDirectory() as staging:
         staged = Path(staging)

@@ -35,7 +35,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, model_dir: Path, metrics_dir: P
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     metrics_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(metrics_dir / "train_history.csv", history.to_csv(index=False))
-    return (f"{len(splits['train'].x)} train / {len(splits['val'].x)} val embeddings ({cfg.embed.layer}), "
+    return (f"{len(splits['train'])} train / {len(splits['val'])} val embeddings ({cfg.embed.layer}), "
             f"{len(history)} epochs, best {result.best_epoch} (val_loss {min(result.history['val_loss']):.3f}); "
             f"MLflow run {active.info.run_id}")
 

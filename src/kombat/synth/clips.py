@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -12,6 +12,7 @@ from kombat.schema import SynthConfig
 from kombat.synth.body import Actor, make_actor
 from kombat.synth.motions import plan_clip, pose_at
 from kombat.synth.render import make_scene, render_frame
+from kombat.synth.unrest import Unrest, plan_unrest
 
 
 @dataclass
@@ -39,13 +40,16 @@ def segments_from_labels(labels: list[str | None], fps: int) -> list[Segment]:
 
 
 def render_clip(actor: Actor, seed: int, seconds: float, fps: int, size: tuple[int, int],
-                hard_negative_rate: float, occlusion_rate: float, noise: float) -> Clip:
+                hard_negative_rate: float, occlusion_rate: float, noise: float, unrest: Unrest | None = None) -> Clip:
     rng = np.random.default_rng(seed)
     scene = make_scene(rng, size[0], size[1], occlusion_rate, noise)
     plan = plan_clip(actor, rng, seconds, hard_negative_rate)
+    count = int(round(seconds * fps))
+    if unrest is not None and not unrest.calm:  # its own streams: the calm clip's draws stay as they were
+        scene = replace(scene, unrest=plan_unrest(seed, unrest, size[0], size[1], count, fps))
     frames, labels, moves = [], [], []
     previous = None
-    for i in range(int(round(seconds * fps))):
+    for i in range(count):
         truth = pose_at(plan, i / fps)
         frame, previous = render_frame(actor, truth.pose, scene, i / fps, rng, previous)
         frames.append(frame)
@@ -58,12 +62,15 @@ def render_actor_clip(synth: SynthConfig, actor_name: str, actor_index: int, cli
                       seconds: float | None = None) -> Clip:
     """Clip `clip_index` of actor number `actor_index`, every seed derived from `synth.seed`: the
     same frames in any process. The synth stage numbers its actors from 0; held-out actors for
-    play-tests use numbers it never reaches."""
+    play-tests use numbers it never reaches, so they count among the last, `shifted_actors`, ones:
+    filmed in the other place, like the test actors of data=synthetic_shifted."""
     actor = make_actor(actor_name, seed=synth.seed * 1000 + actor_index)
+    elsewhere = synth.shifted_actors == 0 or actor_index >= synth.actors - synth.shifted_actors
+    unrest = Unrest(synth.shake, synth.sway_rate, synth.passerby_rate, synth.flicker) if elsewhere else None
     return render_clip(actor, seed=synth.seed * 100_000 + actor_index * 100 + clip_index,
                        seconds=synth.clip_seconds if seconds is None else seconds, fps=synth.fps,
                        size=(synth.width, synth.height), hard_negative_rate=synth.hard_negative_rate,
-                       occlusion_rate=synth.occlusion_rate, noise=synth.noise)
+                       occlusion_rate=synth.occlusion_rate, noise=synth.noise, unrest=unrest)
 
 
 def contact_sheet(samples: list[tuple[np.ndarray, str]], columns: int, cell: tuple[int, int]) -> np.ndarray:

@@ -7,13 +7,14 @@ Pure functions of arrays and seeds: `Scene` fixes everything about one clip's ca
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from kombat.synth.body import Actor, Joints, Pose, forward_kinematics
+from kombat.synth.unrest import UnrestPlan, draw_swayer, walk_pose
 
 # Photographs that ship inside scikit-image (no download); none shows a person.
 PHOTOS = ("coffee", "chelsea", "rocket", "brick", "grass", "gravel", "hubble_deep_field", "coins", "camera", "page")
@@ -48,6 +49,7 @@ class Scene:
     blur_per_px: float  # motion-blur length per pixel of limb motion per frame
     occluder: tuple[str, tuple[int, int, int], tuple[int, int, int, int]] | None
     light: tuple[float, float]  # direction light comes from, for shading
+    unrest: UnrestPlan | None = None  # shake, things moving behind the fighter, flicker; None: a calm studio
 
 
 def make_scene(rng: np.random.Generator, width: int, height: int, occlusion_rate: float, noise: float) -> Scene:
@@ -241,6 +243,27 @@ def _extremities(joints: Joints) -> np.ndarray:
     return np.array([*joints.hands.values(), *joints.feet.values()])
 
 
+def _behind_fighter(frame: np.ndarray, scene: Scene, t: float) -> None:
+    """Draw into `frame` (float RGB, in place) what moves in the room: the swaying thing, passers-by."""
+    height, width = frame.shape[:2]
+    plan = scene.unrest
+    assert plan is not None
+    if plan.swayer is not None:
+        premultiplied, coverage = draw_swayer(plan.swayer, t, (width, height))
+        frame *= 1 - coverage[..., None]
+        frame += premultiplied
+    for crossing in plan.crossings:
+        if crossing.start <= t <= crossing.start + crossing.seconds:
+            there = replace(scene, scale=crossing.scale, ground=(crossing.x(t, width), crossing.ground_y),
+                            facing=crossing.direction, unrest=None)
+            figure, alpha, _ = draw_figure(crossing.actor, walk_pose(crossing, t), there, (width, height))
+            # Further back than the fighter: out of focus, in the room's dimmer light.
+            figure = cv2.GaussianBlur(figure * alpha[..., None], (0, 0), 1.0) * np.float32(0.8)
+            alpha = cv2.GaussianBlur(alpha, (0, 0), 1.0)
+            frame *= 1 - alpha[..., None]
+            frame += figure
+
+
 def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.random.Generator,
                  previous: Joints | None = None) -> tuple[np.ndarray, Joints]:
     """One webcam frame (RGB uint8) of `actor` in `pose` at time t, and the joints in pixels."""
@@ -263,6 +286,8 @@ def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.rando
             alpha = cv2.filter2D(alpha, -1, kernel)
             figure = premultiplied / np.maximum(alpha[..., None], 1e-4)
     frame = scene.background.astype(np.float32)
+    if scene.unrest is not None:
+        _behind_fighter(frame, scene, t)
     # A soft shadow on the floor grounds the figure.
     shadow = np.zeros((height, width), np.float32)
     cv2.ellipse(shadow, (int(scene.ground[0]), int(scene.ground[1] - 2)), (int(scene.scale * 0.22), int(scene.scale * 0.03)),
@@ -274,8 +299,15 @@ def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.rando
         cv2.rectangle(frame, (x0, y0), (x1, y1), colour, -1)
         cv2.rectangle(frame, (x0, y0), (x1, y1), edge, 2)
     light = scene.gain * (1 + scene.flicker * np.sin(2 * np.pi * t / 3.7))
+    if scene.unrest is not None and scene.unrest.light is not None:
+        light *= scene.unrest.light[scene.unrest.frame(t)]
     frame *= (light * np.array(scene.tint)).astype(np.float32)
-    if scene.tilt:
+    if scene.unrest is not None and scene.unrest.shake is not None:  # the whole picture moves: room and fighter
+        dx, dy, roll = scene.unrest.shake[scene.unrest.frame(t)]
+        camera = cv2.getRotationMatrix2D((width / 2, height / 2), scene.tilt + roll, scene.unrest.zoom)
+        camera[:, 2] += (dx, dy)
+        frame = cv2.warpAffine(frame, camera, (width, height), borderMode=cv2.BORDER_REFLECT)
+    elif scene.tilt:
         rotation = cv2.getRotationMatrix2D((width / 2, height / 2), scene.tilt, 1.0)
         frame = cv2.warpAffine(frame, rotation, (width, height), borderMode=cv2.BORDER_REFLECT)
     frame += rng.standard_normal(size=frame.shape, dtype=np.float32) * np.float32(scene.noise_sigma)

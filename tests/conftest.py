@@ -152,7 +152,7 @@ def project_env() -> dict[str, str]:
 # The project the end-to-end tests share: a small, easy synthetic data set (6 actors, 12 s each,
 # no noise, occlusion or hard negatives) that trains in a minute to a model good enough to play.
 SMALL_EASY = ["data=tiny", "data.synth.actors=6", "data.synth.clip_seconds=12", "data.synth.noise=0",
-              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=2", "train.epochs=15"]
+              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=1", "train.epochs=15"]
 
 
 @dataclasses.dataclass

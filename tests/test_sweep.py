@@ -57,12 +57,12 @@ def parent_and_children(project: Path, out: str):
 
 def test_a_sweep_over_head_and_input_logs_parent_and_children_and_never_re_embeds(built):
     before = fingerprint(built / "data/embeddings")
-    out = sweep(built, "head=dense,temporal", "embed.input=still,motion", "head.units=16", "train.epochs=3")
+    out = sweep(built, "head=dense,temporal", "embed.input=motion,flow", "head.units=16", "train.epochs=3")
     assert out.returncode == 0, out.stderr[-3000:]
     parent, children = parent_and_children(built, out.stdout)
     assert len(children) == 4 and {c.info.status for c in children} == {"FINISHED"}
     assert {(c.data.params["head"], c.data.params["window"], c.data.params["input"]) for c in children} == {
-        ("dense", "1", "still"), ("dense", "1", "motion"), ("temporal", "8", "still"), ("temporal", "8", "motion")}
+        ("dense", "1", "motion"), ("dense", "1", "flow"), ("temporal", "8", "motion"), ("temporal", "8", "flow")}
     for child in children:
         assert child.data.params["layer"] == "conv_pw_13_relu" and child.data.params["augment_copies"] == "1"
         assert {"accuracy", "macro_f1", "val_macro_f1", "balanced_accuracy"} <= child.data.metrics.keys()

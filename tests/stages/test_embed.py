@@ -37,7 +37,7 @@ def test_litert_embeddings_are_checked_against_keras_and_close_to_them(built_pro
     assert out.returncode == 0, out.stderr[-2000:]
     litert, keras = project / "data/embeddings", project / "emb_keras"
     assert json.loads((litert / "meta.json").read_text())["runtime"] == "litert"
-    for kind in ("still", "motion"):
+    for kind in ("motion", "flow"):
         for layer in ("conv_pw_13_relu", "conv_pw_11_relu"):
             a, b = np.load(litert / kind / f"{layer}.npy"), np.load(keras / kind / f"{layer}.npy")
             assert a.shape == b.shape and a.dtype == np.float32

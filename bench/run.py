@@ -73,7 +73,8 @@ import numpy as np
 import tensorflow as tf
 from kombat import schema
 from kombat.backbone import feature_model
-from kombat.embedder import LiteFeatures, to_tflite
+from kombat.features import to_tflite
+from kombat.lite import LiteModel
 from kombat.storage import read_dataset
 cfg = schema.load("params.yaml")
 images = np.asarray(read_dataset("data/augmented", mmap=True).images[:1024])
@@ -81,7 +82,7 @@ model = feature_model(cfg.backbone, cfg.embed, images.shape[1:], list(cfg.backbo
 model.predict(images[:64], batch_size=64, verbose=0)
 t = time.perf_counter(); model.predict(images, batch_size=64, verbose=0)
 keras_predict = len(images) / (time.perf_counter() - t)
-lite = LiteFeatures(to_tflite(model, "float32"))
+lite = LiteModel(model_content=to_tflite(model, "float32")).batch
 lite(images[:8])
 t = time.perf_counter(); lite(images)
 litert = len(images) / (time.perf_counter() - t)

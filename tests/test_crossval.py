@@ -72,6 +72,7 @@ def embeddings_project(tmp_path, cfg) -> tuple[schema.KombatConfig, object]:
         cfg, embed=dataclasses.replace(cfg.embed, input="motion"),
         head=dataclasses.replace(cfg.head, name="dense", units=8, window=1),
         train=dataclasses.replace(cfg.train, epochs=8, patience=3, lr=0.01),
+        crossval=dataclasses.replace(cfg.crossval, folds=0),  # leave one actor out
         mlflow=dataclasses.replace(cfg.mlflow, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db"))
     folder = tmp_path / "data" / "embeddings"
     (folder / "motion").mkdir(parents=True)

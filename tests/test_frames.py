@@ -12,7 +12,7 @@ import pytest
 from kombat.data import clip_starts, previous_rows
 from kombat.frames import flow_image, input_image, motion_image
 from kombat.play import Ticker, TickModel
-from kombat.embedder import backbone_input
+from kombat.features import backbone_input
 from kombat.stages.extract import run as extract
 from kombat.storage import read_dataset
 

@@ -8,7 +8,7 @@ once however long the window. The `package` stage writes both, in Keras and TFLi
 from __future__ import annotations
 
 from kombat.backbone import feature_model
-from kombat.embedder import to_tflite  # noqa: F401  one converter for the embed stage and the package
+from kombat.features import to_tflite  # noqa: F401  one converter for the embed stage and the package
 from kombat.schema import KombatConfig
 
 

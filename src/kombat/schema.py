@@ -104,6 +104,9 @@ class BackboneConfig:
 # What the backbone can see of a tick (kombat.frames.input_image): the frame, or how it moved since
 # `motion_gap` ticks: the frame difference, or the optical flow relative to the camera.
 INPUTS = ("still", "motion", "flow")
+RUNTIMES = ("litert", "keras")  # embed.runtime
+PRECISIONS = ("float32", "float16", "int8")  # embed.precision (litert)
+ENGINES = ("local", "ray")  # embed.engine
 
 
 @dataclass
@@ -287,9 +290,9 @@ def _check(cfg: KombatConfig) -> None:
     if (set(cfg.embed.input_parts) != {"still"} or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
-    choices = {"embed.runtime": (cfg.embed.runtime, ("litert", "keras")),
-               "embed.precision": (cfg.embed.precision, ("float32", "float16", "int8")),
-               "embed.engine": (cfg.embed.engine, ("local", "ray")),
+    choices = {"embed.runtime": (cfg.embed.runtime, RUNTIMES),
+               "embed.precision": (cfg.embed.precision, PRECISIONS),
+               "embed.engine": (cfg.embed.engine, ENGINES),
                "split.by": (cfg.split.by, SPLIT_UNITS)}
     for key, (value, allowed) in choices.items():
         if value not in allowed:

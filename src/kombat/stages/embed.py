@@ -8,7 +8,7 @@ pass, and everything is cached one file per input and layer, so a sweep over `em
 `embed.layer`, the head and its window trains on these files and never embeds again.
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
-(kombat.embedder) after checking it against Keras on `embed.check_frames` frames; `keras` runs
+(kombat.features, whose runners this stage wires up, and kombat.lite) after checking it against Keras on `embed.check_frames` frames; `keras` runs
 Keras itself. Frames are read and embeddings written shard by shard at their offsets in the .npy
 files (kombat.storage.NpyRows), so memory stays flat as the data grows. `embed.engine: ray` embeds the
 shards on a Ray cluster (`embed.ray_address`; empty: a local Ray instance) with Ray Data: the same
@@ -17,9 +17,7 @@ bytes as `local`.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +26,9 @@ from tqdm import tqdm
 from kombat.backbone import feature_model
 from kombat.cli import stage_main
 from kombat.data import clip_starts, previous_rows
-from kombat.embedder import LiteFeatures, agreement, check_agreement, read_input, to_tflite
 from kombat.errors import ConfigError
+from kombat.features import KerasRunner, agreement, check_agreement, embed_local, embed_ray, read_input, to_tflite
+from kombat.lite import LiteModel
 from kombat.schema import KombatConfig
 from kombat.storage import IMAGES_FILE, MANIFEST_FILE, NpyRows, atomic_dir, read_dataset, write_json
 
@@ -42,61 +41,6 @@ def shards(n_frames: int, size: int) -> list[tuple[int, int]]:
 def check_rows(n_frames: int, count: int) -> np.ndarray:
     """Rows spread evenly over the data set, for the LiteRT-vs-Keras check and int8 calibration."""
     return np.unique(np.linspace(0, n_frames - 1, num=min(count, n_frames)).round().astype(int))
-
-
-class KerasRunner:
-    """The Keras feature model, in batches of `batch_size` (embed.runtime: keras)."""
-
-    def __init__(self, model, batch_size: int) -> None:
-        self.model, self.batch_size = model, batch_size
-
-    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
-        parts = [self.model.predict_on_batch(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
-        return [np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in range(len(parts[0]))]
-
-
-def embed_local(runner, frames: NpyRows, kind: str, previous: np.ndarray, gain: float,
-                ranges: list[tuple[int, int]]) -> Iterator[tuple[int, list[np.ndarray]]]:
-    for start, stop in ranges:
-        yield start, runner(read_input(frames, np.arange(start, stop), kind, previous, gain))
-
-
-class RayShard:
-    """A Ray Data worker: one LiteRT embedder on one thread, frames read from the shared images file."""
-
-    def __init__(self, model_content: bytes, images_path: str, kind: str, previous: np.ndarray, gain: float) -> None:
-        self.runner = LiteFeatures(model_content, threads=1)
-        self.frames = NpyRows(Path(images_path))
-        self.kind, self.previous, self.gain = kind, previous, gain
-
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        start, stop = int(batch["start"][0]), int(batch["stop"][0])
-        outputs = self.runner(read_input(self.frames, np.arange(start, stop), self.kind, self.previous, self.gain))
-        return {"start": np.array([start]), **{f"out{k}": np.array([v.tobytes()], dtype=object)
-                                               for k, v in enumerate(outputs)}}
-
-
-def embed_ray(model_content: bytes, images_path: Path, kind: str, previous: np.ndarray, gain: float,
-              ranges: list[tuple[int, int]], address: str, widths: list[int]) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """The shards embedded by Ray Data `map_batches` over a pool of RayShard actors, as they finish."""
-    import logging
-
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(address=address or None, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                 **({} if address else {"num_cpus": os.cpu_count()}))
-    ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts the frames
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
-    workers = max(1, int(ray.available_resources().get("CPU", 1)))
-    items = ray.data.from_items([{"start": start, "stop": stop} for start, stop in ranges], override_num_blocks=len(ranges))
-    embedded = items.map_batches(RayShard, batch_size=1, concurrency=min(workers, len(ranges)), num_cpus=1,
-                                 fn_constructor_kwargs={"model_content": model_content, "images_path": str(images_path),
-                                                        "kind": kind, "previous": previous, "gain": gain})
-    for row in embedded.iter_rows():
-        start = int(row["start"])
-        n = dict(ranges)[start] - start
-        yield start, [np.frombuffer(row[f"out{k}"], np.float32).reshape(n, width) for k, width in enumerate(widths)]
 
 
 def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
@@ -114,7 +58,7 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
         inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
                                  for kind in embed.candidate_inputs for row in check_rows(n_frames, embed.check_frames)])
         model_content = to_tflite(reference, embed.precision, calibration=inputs)
-        runner = LiteFeatures(model_content)
+        runner = LiteModel(model_content=model_content).batch
         found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
         check_agreement(found, embed.precision, embed.tolerance, embed.min_cosine, out_dir)
         checked = f"; LiteRT {embed.precision} vs Keras on {len(inputs)} check images: {found.describe()}"

@@ -1,12 +1,14 @@
-"""The LiteRT embedder on a tiny two-output network: conversion at each precision, output order,
-thread-count independence, and the agreement check that guards the embed stage."""
+"""The embed stage's feature model on LiteRT (kombat.features through kombat.lite), on a tiny
+two-output network: conversion at each precision, output order, thread-count independence, and the
+agreement check that guards the embed stage."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kombat.embedder import Agreement, LiteFeatures, agreement, backbone_input, check_agreement, to_tflite
+from kombat.features import Agreement, agreement, backbone_input, check_agreement, to_tflite
+from kombat.lite import LiteModel
 from kombat.errors import KombatError
 
 
@@ -30,7 +32,7 @@ def frames() -> np.ndarray:
 
 def test_float32_matches_keras_output_by_output(tiny_features, frames):
     reference = [np.asarray(x) for x in tiny_features.predict(frames, verbose=0)]
-    got = LiteFeatures(to_tflite(tiny_features, "float32"))(frames)
+    got = LiteModel(model_content=to_tflite(tiny_features, "float32")).batch(frames)
     assert [g.shape for g in got] == [(20, 8), (20, 4)]  # the Keras order, not TFLite's
     found = agreement(reference, got)
     assert found.max_relative < 1e-5 and found.min_cosine > 0.99999
@@ -38,8 +40,9 @@ def test_float32_matches_keras_output_by_output(tiny_features, frames):
 
 def test_a_frame_embeds_the_same_on_any_thread_count_and_in_any_company(tiny_features, frames):
     content = to_tflite(tiny_features, "float32")
-    one, two = LiteFeatures(content, threads=1)(frames), LiteFeatures(content, threads=2)(frames)
-    alone = LiteFeatures(content, threads=2)(frames[7:9])
+    one = LiteModel(model_content=content, threads=1).batch(frames)
+    two = LiteModel(model_content=content, threads=2).batch(frames)
+    alone = LiteModel(model_content=content, threads=2).batch(frames[7:9])
     assert all(np.array_equal(a, b) for a, b in zip(one, two))
     assert all(np.array_equal(a[7:9], b) for a, b in zip(one, alone))
 
@@ -47,7 +50,7 @@ def test_a_frame_embeds_the_same_on_any_thread_count_and_in_any_company(tiny_fea
 def test_int8_and_float16_run_and_stay_near_keras(tiny_features, frames):
     reference = [np.asarray(x) for x in tiny_features.predict(frames, verbose=0)]
     for precision in ("float16", "int8"):
-        got = LiteFeatures(to_tflite(tiny_features, precision, calibration=frames))(frames)
+        got = LiteModel(model_content=to_tflite(tiny_features, precision, calibration=frames)).batch(frames)
         assert all(g.dtype == np.float32 for g in got)
         assert agreement(reference, got).min_cosine > 0.9
     with pytest.raises(KombatError, match="int8 needs calibration frames"):

@@ -1,5 +1,8 @@
-"""The feature extractor as LiteRT runs it: the Keras feature model (kombat.backbone) converted to
-TFLite at a chosen precision, run frame by frame on XNNPACK, and checked against the Keras model.
+"""The embed stage's feature model as LiteRT runs it: the Keras model of every candidate layer
+(kombat.backbone) converted to TFLite at a chosen precision, run frame by frame on XNNPACK
+(kombat.lite, the one TFLite runner), checked against Keras, and the backbone's input of each tick.
+
+(Play's single-layer "embedder" is kombat.export's; this module is what the embed stage embeds with.)
 
 float32 gives the Keras embeddings within about 5e-5, about twice as fast as Keras `predict` on
 2 cores; float16 and int8 are options whose effect on the head is measured (README, Performance).
@@ -11,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +23,10 @@ import numpy as np
 
 from kombat.errors import KombatError
 from kombat.frames import input_image
-from kombat.lite import interpreter
+from kombat.lite import LiteModel
+from kombat.schema import PRECISIONS
+from kombat.storage import NpyRows
 
-PRECISIONS = ("float32", "float16", "int8")
 
 
 def backbone_input(images: np.ndarray, rows: np.ndarray, kind: str, previous: np.ndarray, gain: float) -> np.ndarray:
@@ -61,27 +67,6 @@ def to_tflite(model, precision: str = "float32", calibration: np.ndarray | None 
         return converter.convert()
 
 
-class LiteFeatures:
-    """A multi-output TFLite feature model: `features(images)` -> one (N, C) float32 array per output,
-    in the Keras model's output order (TFLite names them ...:0, ...:1, ...)."""
-
-    def __init__(self, model_content: bytes, threads: int | None = None) -> None:
-        self.interpreter = interpreter(model_content=model_content, threads=threads)
-        self.input = self.interpreter.get_input_details()[0]
-        outputs = sorted(self.interpreter.get_output_details(), key=lambda o: int(o["name"].rsplit(":", 1)[-1]))
-        self.outputs = [o["index"] for o in outputs]
-        self.widths = [int(o["shape"][-1]) for o in outputs]
-
-    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
-        result = [np.empty((len(images), width), np.float32) for width in self.widths]
-        for i, image in enumerate(images):
-            self.interpreter.set_tensor(self.input["index"], np.ascontiguousarray(image[None], dtype=np.uint8))
-            self.interpreter.invoke()
-            for out, index in zip(result, self.outputs):
-                out[i] = self.interpreter.get_tensor(index)[0]
-        return result
-
-
 @dataclass
 class Agreement:
     """How far the LiteRT embeddings are from the Keras ones on the check frames."""
@@ -118,3 +103,61 @@ def check_agreement(found: Agreement, precision: str, tolerance: float, min_cosi
     if precision != "float32" and found.min_cosine < min_cosine:
         raise KombatError(f"{where}: {precision} embeddings are too far from Keras (min cosine {found.min_cosine:.3f} "
                           f"< embed.min_cosine {min_cosine:g}) on the check frames: nothing written")
+
+
+# ---- the runners the embed stage chooses between: shards of frames -> embeddings ----------------
+
+
+class KerasRunner:
+    """The Keras feature model, in batches of `batch_size` (embed.runtime: keras)."""
+
+    def __init__(self, model, batch_size: int) -> None:
+        self.model, self.batch_size = model, batch_size
+
+    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
+        parts = [self.model.predict_on_batch(images[i:i + self.batch_size]) for i in range(0, len(images), self.batch_size)]
+        return [np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in range(len(parts[0]))]
+
+
+def embed_local(runner, frames: NpyRows, kind: str, previous: np.ndarray, gain: float,
+                ranges: list[tuple[int, int]]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    for start, stop in ranges:
+        yield start, runner(read_input(frames, np.arange(start, stop), kind, previous, gain))
+
+
+class RayShard:
+    """A Ray Data worker: one LiteRT embedder on one thread, frames read from the shared images file."""
+
+    def __init__(self, model_content: bytes, images_path: str, kind: str, previous: np.ndarray, gain: float) -> None:
+        self.runner = LiteModel(model_content=model_content, threads=1).batch
+        self.frames = NpyRows(Path(images_path))
+        self.kind, self.previous, self.gain = kind, previous, gain
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        start, stop = int(batch["start"][0]), int(batch["stop"][0])
+        outputs = self.runner(read_input(self.frames, np.arange(start, stop), self.kind, self.previous, self.gain))
+        return {"start": np.array([start]), **{f"out{k}": np.array([v.tobytes()], dtype=object)
+                                               for k, v in enumerate(outputs)}}
+
+
+def embed_ray(model_content: bytes, images_path: Path, kind: str, previous: np.ndarray, gain: float,
+              ranges: list[tuple[int, int]], address: str, widths: list[int]) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """The shards embedded by Ray Data `map_batches` over a pool of RayShard actors, as they finish."""
+    import logging
+
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=address or None, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                 **({} if address else {"num_cpus": os.cpu_count()}))
+    ray.data.DataContext.get_current().enable_progress_bars = False  # ours counts the frames
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    workers = max(1, int(ray.available_resources().get("CPU", 1)))
+    items = ray.data.from_items([{"start": start, "stop": stop} for start, stop in ranges], override_num_blocks=len(ranges))
+    embedded = items.map_batches(RayShard, batch_size=1, concurrency=min(workers, len(ranges)), num_cpus=1,
+                                 fn_constructor_kwargs={"model_content": model_content, "images_path": str(images_path),
+                                                        "kind": kind, "previous": previous, "gain": gain})
+    for row in embedded.iter_rows():
+        start = int(row["start"])
+        n = dict(ranges)[start] - start
+        yield start, [np.frombuffer(row[f"out{k}"], np.float32).reshape(n, width) for k, width in enumerate(widths)]

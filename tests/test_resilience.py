@@ -31,9 +31,13 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def start(project: Path, command: list[str]) -> subprocess.Popen:
+    """The command in a session of its own, with Ctrl-C's default meaning: a shell that started the
+    test run in the background hands its children SIGINT ignored, and Python then never raises
+    KeyboardInterrupt (these tests would see a stage run to its end)."""
     env = {**project_env(), "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(command, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(process: subprocess.Popen, pattern: str, timeout: float = 120) -> str:

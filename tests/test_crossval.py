@@ -87,7 +87,7 @@ def test_a_fold_never_scores_an_actor_it_trained_on(tmp_path, cfg):
     cfg = embeddings_project(tmp_path, cfg)
     features, manifest = training.read_features(tmp_path / "data" / "embeddings", cfg)
     for fold in fold_splits(manifest["actor"].tolist(), cfg.split, folds=0):
-        rows = training.target_rows(manifest, fold)
+        rows = training.target_rows(manifest, crossval.assigned_splits(manifest, fold))
         actors = {name: set(manifest.loc[r, "actor"]) for name, r in rows.items()}
         assert not actors["train"] & actors["test"] and not actors["train"] & actors["val"]
         assert actors["test"] == {a for a, s in fold.items() if s == "test"}

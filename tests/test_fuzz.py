@@ -65,14 +65,19 @@ leaf_keys = [(section, key) for section, values in BASE.items() for key, value i
 values = st.one_of(st.none(), st.booleans(), st.integers(-10, 5000), st.floats(allow_nan=False), st.text(max_size=6))
 
 
+def params_with(section: str, key: str, value) -> dict:
+    """The project's params.yaml (a fresh copy) with one leaf replaced."""
+    raw = yaml.safe_load(yaml.safe_dump(BASE))
+    raw[section][key] = value
+    return raw
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(leaf_keys), values)
 def test_schema_accepts_or_names_the_key(target, value):
     section, key = target
-    raw = yaml.safe_load(yaml.safe_dump(BASE))
-    raw[section][key] = value
     try:
-        cfg = schema.validate(raw, source="params.yaml")
+        cfg = schema.validate(params_with(section, key, value), source="params.yaml")
     except KombatError as exc:
         message = str(exc)
         assert message.startswith("params.yaml: ") and "\n" not in message
@@ -89,11 +94,8 @@ def test_schema_accepts_or_names_the_key(target, value):
 @given(st.sampled_from(leaf_keys), values)
 def test_an_accepted_config_survives_the_trip_through_params_yaml(target, value):
     """What compose writes (to_dict, YAML) every stage reads back (load) as the same config."""
-    section, key = target
-    raw = yaml.safe_load(yaml.safe_dump(BASE))
-    raw[section][key] = value
     try:
-        cfg = schema.validate(raw, source="params.yaml")
+        cfg = schema.validate(params_with(*target, value), source="params.yaml")
     except KombatError:
         return
     assert schema.validate(yaml.safe_load(yaml.safe_dump(schema.to_dict(cfg))), source="params.yaml") == cfg

@@ -54,12 +54,20 @@ def summarise(fold_scores: list[dict[str, float]], names: list[str]) -> dict[str
     return summary
 
 
+GROUP_COLUMN = {"actor": "actor", "take": "source"}  # the manifest column a fold's groups name
+
+
+def assigned_splits(manifest: pd.DataFrame, fold: dict[str, str]) -> np.ndarray:
+    """Each row's split in a fold ('' for none): its actor's, or its video's when folds are by take."""
+    return manifest[GROUP_COLUMN[split_unit_of(manifest)]].map(fold).fillna("").to_numpy()
+
+
 def run_fold(cfg: KombatConfig, features: np.ndarray, manifest: pd.DataFrame, groups: dict[str, str],
              name: str, parent: str, kind: str) -> dict[str, float]:
     """Train and score one fold as a child MLflow run (never a package candidate)."""
     import mlflow
 
-    splits = training.make_splits(features, manifest, cfg, groups=groups)
+    splits = training.make_splits(features, manifest, cfg, assigned=assigned_splits(manifest, groups))
     tags = {"kombat.kind": kind, "mlflow.parentRunId": parent}
     with tracking.run_context(cfg, run_name=name, nested=True, tags=tags):
         members = {split: ",".join(sorted(g for g, s in groups.items() if s == split)) for split in ("train", "val", "test")}
@@ -77,7 +85,7 @@ def crossvalidate(cfg: KombatConfig, root: Path, overrides: list[str], curve: bo
     check_embeddings(cfg, root)
     features, manifest = training.read_features(root / EMBEDDINGS_DIR, cfg)
     unit = split_unit_of(manifest)
-    groups = manifest["actor" if unit == "actor" else "source"].tolist()
+    groups = manifest[GROUP_COLUMN[unit]].tolist()
     folds = fold_splits(groups, cfg.split, cfg.crossval.folds, unit)
     names = figures(cfg)
     started = time.perf_counter()

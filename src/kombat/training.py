@@ -53,20 +53,19 @@ class Split:
         return self.gather()
 
 
-def target_rows(manifest: pd.DataFrame, groups: dict[str, str] | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+def target_rows(manifest: pd.DataFrame, assigned: np.ndarray | None = None, seed: int = 0) -> dict[str, np.ndarray]:
     """Each split's target rows. Training: its balanced frames (`target`), every augmented copy. Validation
-    and test: every labelled frame of the clips as recorded (copy 0). `groups` (actor, or video for a split
-    by take -> split) replaces the manifest's split, as cross-validation's folds do: training then takes
+    and test: every labelled frame of the clips as recorded (copy 0). `assigned` (each row's split, '' for
+    none) replaces the manifest's split, as cross-validation's folds do: training then takes
     the labelled frames of its groups, every class cut to the smallest one's count (seeded), as the
     balance stage cuts the manifest's training split."""
     labelled = (manifest["label"] != "").to_numpy()
     original = (manifest["copy"] == 0).to_numpy() if "copy" in manifest else np.ones(len(manifest), bool)
-    if groups is None:
+    if assigned is None:
         split = manifest["split"].to_numpy()
         train = manifest["target"].astype(bool).to_numpy() if "target" in manifest else labelled
     else:
-        column = "actor" if set(groups) <= set(manifest["actor"]) else "source"
-        split = manifest[column].map(groups).fillna("").to_numpy()
+        split = np.asarray(assigned)
         train = balance_mask(manifest.assign(split=split), ["train"], seed)
     return {"train": np.flatnonzero((split == "train") & train),
             "val": np.flatnonzero((split == "val") & labelled & original),
@@ -80,10 +79,10 @@ def read_features(embeddings_dir: Path, cfg: KombatConfig) -> tuple[np.ndarray, 
 
 
 def make_splits(features: np.ndarray, manifest: pd.DataFrame, cfg: KombatConfig, names=("train", "val", "test"),
-                groups: dict[str, str] | None = None) -> dict[str, Split]:
+                assigned: np.ndarray | None = None) -> dict[str, Split]:
     """For each target frame of each split (target_rows), its window of the last `head.window` ticks and its class."""
     starts = clip_starts(manifest)
-    rows = target_rows(manifest, groups, cfg.balance.seed)
+    rows = target_rows(manifest, assigned, cfg.balance.seed)
     labels = manifest["label"].to_numpy()
     splits = {}
     for name in names:

@@ -118,6 +118,7 @@ class EmbedConfig:
     flow_gain: float = MISSING
     layer: str = MISSING
     input_size: int = MISSING
+    keep_aspect: bool = MISSING
     grayscale: bool = MISSING
     batch_size: int = MISSING
     runtime: str = MISSING

@@ -211,7 +211,8 @@ def project_env() -> dict[str, str]:
 # The project the end-to-end tests share: a small, easy synthetic data set (6 actors, 12 s each,
 # no noise, occlusion or hard negatives) that trains in a minute to a model good enough to play.
 SMALL_EASY = ["data=tiny", "data.synth.actors=6", "data.synth.clip_seconds=12", "data.synth.noise=0",
-              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=1", "train.epochs=15"]
+              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=1", "train.epochs=15",
+              "embed.candidate_inputs=[motion,flow]"]  # flow beside the run's motion: the sweeps over inputs
 
 
 @dataclasses.dataclass

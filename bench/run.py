@@ -10,7 +10,8 @@ head's held-out macro-F1), 4x the data (time and peak memory), one sweep job, an
 latency with Keras and TFLite, and what each lever of the demo's speed saves and costs (LEVERS).
 Targets live here, in the output, never in timed tests.
 
-    python bench/run.py --only demo # make setup and make demo in a fresh clone, and the levers (printed)
+    python bench/run.py --only demo    # make setup and make demo in a fresh clone (printed)
+    python bench/run.py --only levers  # and then what each lever of the demo's speed saves and costs
 """
 
 from __future__ import annotations
@@ -322,15 +323,16 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", action="store_true", help="print the table of bench/results.json only")
-    parser.add_argument("--only", choices=["demo"], help="measure only these figures, in a fresh clone (printed, "
-                                                         "not written to bench/results.json)")
+    parser.add_argument("--only", choices=["demo", "levers"], help="measure only these figures, in a fresh clone "
+                        "(printed, not written to bench/results.json); levers runs the demo first")
     args = parser.parse_args(argv)
-    if args.only == "demo":
+    if args.only in ("demo", "levers"):
         clone, env = fresh_clone()
-        demo, _ = demo_figures(clone, env)
-        venv_env = {**env, "PATH": f"{clone / '.venv/bin'}{os.pathsep}{env['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"),
-                     "figures": demo + lever_figures(clone, venv_env)}))
+        figures, _ = demo_figures(clone, env)
+        if args.only == "levers":
+            venv_env = {**env, "PATH": f"{clone / '.venv/bin'}{os.pathsep}{env['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+            figures += lever_figures(clone, venv_env)
+        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": figures}))
         return 0
     if not args.table:
         started = time.perf_counter()

@@ -142,7 +142,7 @@ class Video:
         try:
             with VideoReader(path, preview) as reader:
                 decoded = [(t, jpeg) for t, jpeg in reader if jpeg is not None]
-                promised = reader.info.duration
+                promised, self.dropped = reader.info.duration, reader.dropped
         except VideoError as exc:
             raise DataError(str(exc)) from None
         if not decoded:
@@ -211,7 +211,9 @@ class Labeller:
         return f"saved {len(self.editor.segments)} segments of {self.key} to {self.csv_path}"
 
     def run(self) -> str:
-        index, playing, message, quit_armed = 0, False, f"{self.key}: {len(self.editor.segments)} segments", False
+        damaged = f" ({self.video.dropped} frames out of time order, not shown)" if self.video.dropped else ""
+        message = f"{self.key}: {len(self.editor.segments)} segments{damaged}"
+        index, playing, quit_armed = 0, False, False
         screen.open_window("kombat label")
         while True:
             frame = self.video.frame(index)

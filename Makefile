@@ -34,13 +34,13 @@ ifeq ($(KERAS_HOME),$(abspath .cache/keras))
 endif
 endif
 
-system-deps:  ## Xvfb and xdotool for the window and key-press tests (apt-get as root or with sudo; elsewhere those tests are skipped)
-	@command -v Xvfb >/dev/null && command -v xdotool >/dev/null || { \
+system-deps:  ## Xvfb, xdotool and Chromium for the window, key-press and game-page tests (apt-get as root or with sudo; elsewhere those tests are skipped)
+	@command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v chromium >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi; \
 	  if [ "$$SUDO" != none ] && command -v apt-get >/dev/null; then \
-	    $$SUDO apt-get install -y -q xvfb xdotool >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q xvfb xdotool >/dev/null; } || \
-	    echo "note: could not install Xvfb and xdotool, so the window and key-press tests will be skipped"; \
-	  else echo "note: Xvfb or xdotool is missing, so the window and key-press tests will be skipped (apt-get install xvfb xdotool)"; fi; }
+	    $$SUDO apt-get install -y -q xvfb xdotool chromium >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q xvfb xdotool chromium >/dev/null; } || \
+	    echo "note: could not install Xvfb, xdotool and Chromium, so the window, key-press and game-page tests will be skipped"; \
+	  else echo "note: Xvfb, xdotool or Chromium is missing, so the window, key-press and game-page tests will be skipped (apt-get install xvfb xdotool chromium)"; fi; }
 
 params: setup  ## compose conf/ into params.yaml (add overrides: make params O="head.units=256")
 	python -m kombat.compose $(O)
@@ -58,10 +58,10 @@ test-slow: setup system-deps  ## only the slow end-to-end tests (pipelines in fr
 
 test-all: test test-slow  ## every test: the everyday run, then the slow end-to-end ones
 
-play: setup  ## play with the packaged model on webcam 0 (add A="--show --keys off" to watch)
-	@echo "the game: MK.js, https://github.com/mgechev/mk.js (open game/index.html; click into it so it has the keyboard)"
-	@echo "kombat presses: $$(python -c 'import json; k = json.load(open("models/package/play.json"))["keys"]; print(", ".join(f"{a} -> {b}" for a, b in k.items()))' 2>/dev/null || echo 'see models/package/play.json')"
-	cd models/package && python play.py $(A)
+GAME ?= mk.js
+play: setup  ## the fight in your browser: MK.js (git clone https://github.com/mgechev/mk.js; GAME=its folder) and your camera
+	@test -d "$(GAME)" || echo "play: no MK.js in $(GAME): git clone https://github.com/mgechev/mk.js $(GAME) (or make play GAME=path/to/mk.js); the page works without it, with no fighter"
+	cd models/package && python play.py --web --game "$(abspath $(GAME))" $(A)
 
 record: setup  ## record your moves with webcam 0: make record ACTOR=alice (then compose data=videos)
 	python -m kombat.record --actor $(ACTOR) $(A)

@@ -9,6 +9,11 @@ TFLite runtime, ai-edge-litert), opencv-python and av; pynput only when it sends
     python play.py                          # webcam 0, a decision every 100 ms, keys a/d
     python play.py --source clip.mp4 --json # a video file, one JSON line per decision
     python play.py --show --keys off        # watch the probabilities without pressing keys
+    python play.py --web --game ../mk.js    # a browser page: MK.js, the browser's camera, the bars and actions
+
+`--web` serves kombat's game page (web.py and web/ beside this file) on 127.0.0.1: the page takes the
+camera with getUserMedia, sends each tick's frame here, and moves the fighter of MK.js (one-player
+`basic` mode, served from the player's own MK.js checkout) through MK.js's API: no OS keys, no focus.
 
 The rule is the article's: do nothing while "other" >= 0.4, else fire the strike whose probability
 is >= 0.35 and above the other strike's, then wait a cooldown so one strike fires one action;
@@ -34,7 +39,7 @@ import numpy as np
 
 if __package__:  # imported as kombat.play (kombat's own tests and tools)
     from kombat import frames, lite, video
-else:  # run as a script from a package folder, where the package stage put these three beside it
+else:  # run as a script from a package folder, where the package stage put these beside it
     import frames
     import lite
     import video
@@ -138,6 +143,34 @@ class Stats:
         dropped = f" ({self.dropped} more out of time order, dropped)" if self.dropped else ""
         return (f"play: {self.frames} frames{dropped}, {self.decisions} decisions in {seconds:.1f} s; actions: {fired}; "
                 f"latency frame->decision p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+
+
+class Decider:
+    """One game's decisions, tick by tick: model frame -> probabilities -> smoothed -> rule -> trigger,
+    counted in `stats`; the terminal loop and the web page's frames both go through it."""
+
+    def __init__(self, predict, rule: Rule, frame_size: tuple[int, int], stats: Stats | None = None) -> None:
+        self.predict, self.rule, self.frame_size = predict, rule, frame_size
+        self.smooth, self.trigger, self.stats = Smoother(rule.smoothing), Trigger(rule.cooldown_s), stats or Stats()
+
+    def __call__(self, t: float, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """(probabilities, smoothed probabilities, action or None) for the frame shown at time t."""
+        begun = time.perf_counter()
+        probabilities = self.predict(frames.to_model_frame(frame_bgr, *self.frame_size))
+        smoothed = self.smooth(probabilities)
+        action = self.trigger.step(t, decide(smoothed, self.rule))
+        self.stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
+        self.stats.decisions += 1
+        if action:
+            self.stats.actions[action] = self.stats.actions.get(action, 0) + 1
+        return probabilities, smoothed, action
+
+    def json_line(self, t: float, probabilities: np.ndarray, smoothed: np.ndarray, action: str | None) -> dict:
+        """What --json prints for a decision."""
+        line = {"t": round(t, 3), "probabilities": rounded(self.rule.classes, probabilities)}
+        if self.rule.smoothing > 1:
+            line["smoothed"] = rounded(self.rule.classes, smoothed)
+        return {**line, "action": action}
 
 
 # ---- the package: settings and model -------------------------------------------------------
@@ -294,57 +327,64 @@ def draw(frame_bgr, classes, probabilities, action, fps):
 # ---- the loop --------------------------------------------------------------------------------
 
 
-def play(args: argparse.Namespace) -> Stats:
-    import cv2
+@dataclass
+class Player:
+    """A package read and checked: its settings, rule, tick interval, frame size and labels."""
 
-    settings = read_settings(args.package / "play.json")
-    labels_path = args.package / "labels.json"
+    settings: dict
+    labels: dict
+    rule: Rule
+    interval: float
+    frame_size: tuple[int, int]
+
+
+def read_player(package: Path, interval: float | None) -> Player:
+    settings = read_settings(package / "play.json")
+    labels_path = package / "labels.json"
     if not labels_path.is_file():
         raise PlayError(f"{labels_path}: not found (is this a kombat package folder?)")
     try:
         labels = json.loads(labels_path.read_text())
         width, height = labels["frame_size"]
         rule = Rule.from_settings(labels["classes"], settings)
-        interval = float(args.interval if args.interval is not None else settings["interval_s"])
+        interval = float(interval if interval is not None else settings["interval_s"])
         for key in ("inputs", "window", "motion_gap", "gains"):
             labels[key]
     except (KeyError, TypeError, ValueError) as exc:
-        raise PlayError(f"{args.package}: labels.json or play.json lacks or mangles {exc}") from None
+        raise PlayError(f"{package}: labels.json or play.json lacks or mangles {exc}") from None
+    return Player(settings, labels, rule, interval, (int(width), int(height)))
+
+
+def play(args: argparse.Namespace) -> Stats:
+    import cv2
+
+    player = read_player(args.package, args.interval)
     camera = args.source.isdigit()
     if not camera and not Path(args.source).is_file():
         raise PlayError(f"{args.source}: no such video file")
-    trigger, smooth, stats = Trigger(rule.cooldown_s), Smoother(rule.smoothing), Stats()
-    ticks = (camera_frames(int(args.source), interval, args.every_frame, stats) if camera else
-             file_frames(args.source, interval, args.every_frame, stats))
+    stats = Stats()
+    ticks = (camera_frames(int(args.source), player.interval, args.every_frame, stats) if camera else
+             file_frames(args.source, player.interval, args.every_frame, stats))
     try:
-        keys = KeySender(settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera) else None
-        predict = load_model(args.package, args.backend, labels)
+        keys = (KeySender(player.settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera)
+                else None)
+        decider = Decider(load_model(args.package, args.backend, player.labels), player.rule, player.frame_size, stats)
     except BaseException:
         ticks.close()
         raise
     started, shown = time.monotonic(), time.monotonic()
-    probabilities, action = np.zeros(len(rule.classes)), None
+    probabilities, action = np.zeros(len(player.rule.classes)), None
     try:
         for t, frame, due in ticks:
             if due:
-                begun = time.perf_counter()
-                probabilities = predict(frames.to_model_frame(frame, width, height))
-                smoothed = smooth(probabilities)
-                action = trigger.step(t, decide(smoothed, rule))
-                stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
-                stats.decisions += 1
-                if action:
-                    stats.actions[action] = stats.actions.get(action, 0) + 1
-                    if keys:
-                        keys.send(action)
+                probabilities, smoothed, action = decider(t, frame)
+                if action and keys:
+                    keys.send(action)
                 if args.json:
-                    line = {"t": round(t, 3), "probabilities": rounded(rule.classes, probabilities)}
-                    if rule.smoothing > 1:
-                        line["smoothed"] = rounded(rule.classes, smoothed)
-                    print(json.dumps({**line, "action": action}), flush=True)
+                    print(json.dumps(decider.json_line(t, probabilities, smoothed, action)), flush=True)
             if args.show and frame is not None:
                 now = time.monotonic()
-                cv2.imshow("kombat", draw(frame, rule.classes, probabilities, action, 1 / max(now - shown, 1e-6)))
+                cv2.imshow("kombat", draw(frame, player.rule.classes, probabilities, action, 1 / max(now - shown, 1e-6)))
                 shown = now
                 if cv2.waitKey(1) & 0xFF == ord("q"):
                     break
@@ -357,6 +397,43 @@ def play(args: argparse.Namespace) -> Stats:
         if stats.frames:
             print(stats.summary(time.monotonic() - started), file=sys.stderr if args.json else sys.stdout)
     return stats
+
+
+def play_web(args: argparse.Namespace) -> Stats:
+    """The game page (web.py): the port first (the commonest problem), then the model, then serve until Ctrl-C."""
+    if __package__:
+        from kombat import web
+    else:
+        import web
+
+    player = read_player(args.package, args.interval)
+    info = sys.stderr if args.json else sys.stdout
+    page = {"classes": player.rule.classes, "keys": player.settings.get("keys", {}), "interval_s": player.interval}
+    try:
+        server = web.GameServer(args.port, page, args.game)
+    except web.WebError as exc:
+        raise PlayError(str(exc)) from None
+    try:
+        decider = Decider(load_model(args.package, args.backend, player.labels), player.rule, player.frame_size)
+    except BaseException:
+        server.server_close()
+        raise
+
+    def decide_frame(t: float, frame_bgr: np.ndarray) -> dict:
+        decider.stats.frames += 1
+        line = decider.json_line(t, *decider(t, frame_bgr))
+        if args.json:
+            print(json.dumps(line), flush=True)
+        return {**line, "decision_ms": round(decider.stats.latencies_ms[-1], 2)}
+
+    if server.game is None:
+        print(f"play: note: {server.page_config['game']['problem']}", file=info)
+    print(f"play: the game page is at {server.address} (Ctrl-C ends)", file=info, flush=True)
+    started = time.monotonic()
+    server.run(decide_frame, open_browser=not args.no_open)
+    if decider.stats.frames:
+        print(decider.stats.summary(time.monotonic() - started), file=info)
+    return decider.stats
 
 
 def rounded(classes: list[str], probabilities: np.ndarray) -> dict[str, float]:
@@ -374,13 +451,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="send key presses: auto = for a camera, not for a video file")
     parser.add_argument("--json", action="store_true", help="one JSON line per decision on stdout")
     parser.add_argument("--show", action="store_true", help="a window with the frame, probabilities and action")
+    web = parser.add_argument_group("the game page (--web): MK.js and the browser's camera, no OS keys")
+    web.add_argument("--web", action="store_true", help="serve the game page on 127.0.0.1 and open it")
+    web.add_argument("--game", type=Path, default=os.environ.get("MKJS_DIR") or None,
+                     help="your MK.js checkout (git clone https://github.com/mgechev/mk.js; default: $MKJS_DIR)")
+    web.add_argument("--port", type=int, default=8765, help="default: 8765 (0: any free port)")
+    web.add_argument("--no-open", action="store_true", help="print the page's address, do not open a browser")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        play(args)
+        play_web(args) if args.web else play(args)
     except PlayError as exc:
         print(f"play: error: {exc}", file=sys.stderr)
         return 2

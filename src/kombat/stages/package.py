@@ -3,8 +3,8 @@
 The champion is the best finished run of the experiment by `package.metric` (a validation
 metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
 (frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
-and models/package/ gets embedder.* and head.* (Keras and TFLite), labels.json, play.json, play.py and a model
-card. After a sweep, `dvc repro --force --single-item package` re-chooses (DVC cannot see new MLflow runs).
+and models/package/ gets embedder.* and head.* (Keras and TFLite), labels.json, play.json, play.py with its
+game page (web.py, web/) and a model card. After a sweep, `dvc repro --force --single-item package` re-chooses (DVC cannot see new MLflow runs).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from kombat.storage import atomic_dir, read_dataset, read_manifest
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
-PLAYER_FILES = ("play.py", "frames.py", "lite.py", "video.py")
+PLAYER_FILES = ("play.py", "frames.py", "lite.py", "video.py", "web.py")
+PAGE_DIR = "web"  # the game page's HTML, JS and CSS, which web.py serves
 MODEL_CARD = "model_card.md"  # the package's README.md, a string.Template
 CHECK_FRAMES = 48  # consecutive test ticks on which Keras and TFLite must agree
 
@@ -84,6 +85,7 @@ def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models
     (folder / "play.json").write_text(json.dumps(settings, indent=2) + "\n")
     for name in PLAYER_FILES:
         shutil.copyfile(KOMBAT_DIR / name, folder / name)
+    shutil.copytree(KOMBAT_DIR / PAGE_DIR, folder / PAGE_DIR, dirs_exist_ok=True)
 
 
 def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path) -> str:

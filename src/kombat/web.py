@@ -87,6 +87,7 @@ class GameServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: one connection carries the page's frames
+    disable_nagle_algorithm = True  # headers and body go out as two writes: Nagle would hold the body ~40 ms
     server: GameServer
 
     def log_message(self, format: str, *args) -> None:  # the terminal shows decisions, not requests

@@ -1,0 +1,266 @@
+"""The game page in a real browser: Debian's Chromium driven by Playwright, a held-out clip as its camera
+(Chromium's fake capture device plays a Y4M file, in a loop), play.py --web from a copy of the package, and a
+stub mk.js that records the moves the page gives its fighter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from kombat import video
+from kombat.frames import to_model_frame
+from kombat.play import load_model
+from kombat.playtest import Event, match_events, play_events, render_heldout
+
+from .conftest import project_env
+
+pytestmark = pytest.mark.slow  # a built package, a browser and a clip played in real time
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--use-fake-device-for-media-stream"]
+SECONDS = 16.0  # the held-out clip; the page watches one pass of it
+# Measured on this project's 2-core CI machine (see docs/game.md): the browser's frames move the
+# probabilities by at most 0.02 (the YUV->RGB conversion differs by a level or two) and the actions not at all.
+PROBABILITY_TOLERANCE = 0.05
+EVENT_TOLERANCE = 0.15  # the page's event precision and recall at most this far below play.py --source's
+SLACK = 0.3  # as kombat.playtest
+MOVES = {"punch": "high-punch", "kick": "low-kick"}  # play.json's keys a and d in MK.js's basic controller
+
+# What the page uses of MK.js: start() in basic mode, its moves, fighter 0's setMove, which this stub records.
+STUB_MKJS = """
+window.stubMoves = [];
+window.mk = {
+  config: {IMAGES: "images/"},
+  arenas: {types: {TOWER: 0, THRONE_ROOM: 1}},
+  moves: {types: {HIGH_PUNCH: "high-punch", LOW_PUNCH: "low-punch", LOW_KICK: "low-kick", HIGH_KICK: "high-kick"}},
+  start(options) {
+    window.stubStarted = {gameType: options.gameType, fighters: options.fighters.map((f) => f.name)};
+    const fighter = {setMove: (move) => window.stubMoves.push(move), getName: () => "Subzero", getLife: () => 100};
+    mk.game = {fighters: [fighter, {setMove() {}, getName: () => "Kano", getLife: () => 100}]};
+    return {ready(callback) { setTimeout(callback, 0); }};
+  },
+};
+"""
+
+
+def write_y4m(clip: Path, out: Path) -> Path:
+    """The clip's frames as raw I420 in a YUV4MPEG2 file, the one format Chromium's fake camera plays."""
+    with av.open(str(clip)) as container, out.open("wb") as y4m:
+        stream = container.streams.video[0]
+        rate = stream.average_rate
+        y4m.write(f"YUV4MPEG2 W{stream.width} H{stream.height} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg\n"
+                  .encode())
+        for frame in container.decode(stream):
+            y4m.write(b"FRAME\n" + frame.to_ndarray(format="yuv420p").tobytes())
+    return out
+
+
+def stub_game(folder: Path) -> Path:
+    (folder / "game/src").mkdir(parents=True)
+    (folder / "game/src/mk.js").write_text(STUB_MKJS)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[dev]')")
+    if not CHROMIUM:
+        pytest.skip("Chromium not installed (make system-deps installs it)")
+    with playwright_api.sync_playwright() as playwright:
+        yield playwright.chromium
+
+
+class PlayWeb:
+    """play.py --web from a package folder on a free port; stdout (JSON lines) and stderr kept in files."""
+
+    def __init__(self, package: Path, folder: Path, *args: str) -> None:
+        self.out, self.err = folder / "play.out", folder / "play.err"
+        with self.out.open("w") as out, self.err.open("w") as err:
+            self.process = subprocess.Popen([sys.executable, "play.py", "--web", "--no-open", "--port", "0", "--json",
+                                             *args], cwd=package, env=project_env(), stdout=out, stderr=err, text=True)
+        deadline = time.monotonic() + 120
+        while "the game page is at " not in self.err.read_text():
+            assert self.process.poll() is None and time.monotonic() < deadline, self.err.read_text()[-2000:]
+            time.sleep(0.2)
+        self.address = self.err.read_text().split("the game page is at ")[1].split()[0]
+
+    def stop(self) -> str:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        return self.err.read_text()
+
+
+@dataclass
+class PageRun:
+    frames: list[np.ndarray]  # the BGR frames the page sent, in order
+    decisions: list[dict]  # play.py's answer to each
+    state: dict  # the page's window.kombat, and the stub's records
+
+
+def watch_page(chromium, address: str, camera: Path | None, seconds: float, launch_args=(), until=None) -> tuple:
+    """Open the page with `camera` as the fake camera for `seconds` (or until `until(page)` holds); returns the
+    page's /frame responses and the browser, still open, with its page."""
+    args = [*BROWSER_ARGS, *launch_args]
+    if camera:
+        args += ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
+    browser = chromium.launch(executable_path=CHROMIUM, args=args)
+    page = browser.new_page(viewport={"width": 1000, "height": 720})
+    responses = []
+    page.on("response", lambda response: responses.append(response) if "/frame?" in response.url else None)
+    page.goto(address)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (until and until(page)):
+        page.wait_for_timeout(250)
+    return responses, browser, page
+
+
+def page_state(page) -> dict:
+    return page.evaluate("({...window.kombat, game: !!window.kombat.game, moves: window.stubMoves || [],"
+                         " started: window.stubStarted || null, status: document.getElementById('status').textContent,"
+                         " gameNote: document.getElementById('game-note').textContent,"
+                         " cameraNote: document.getElementById('camera-note').textContent})")
+
+
+def play_page(chromium, address: str, camera: Path, seconds: float) -> PageRun:
+    responses, browser, page = watch_page(chromium, address, camera, seconds)
+    try:
+        state = page_state(page)
+        frames, decisions = [], []
+        for response in responses:
+            query = dict(part.split("=") for part in response.url.split("?")[1].split("&"))
+            rgba = np.frombuffer(response.request.post_data_buffer, np.uint8)
+            frames.append(np.ascontiguousarray(rgba.reshape(int(query["h"]), int(query["w"]), 4)[..., 2::-1]))
+            decisions.append(response.json())
+    finally:
+        browser.close()
+    return PageRun(frames, decisions, state)
+
+
+def first_pass(indices: list[int]) -> int:
+    """How many ticks come before the looping camera starts the clip again."""
+    return next((i for i in range(1, len(indices)) if indices[i] < indices[i - 1] - 15), len(indices))
+
+
+def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, tmp_path):
+    clip_mp4, segments = render_heldout(tmp_path, 0, SECONDS, built_project.path / "params.yaml")
+    clip = write_y4m(clip_mp4, tmp_path / "clip.y4m")
+    package, labels = built_project.package, json.loads((built_project.package / "labels.json").read_text())
+    classes, size = labels["classes"], labels["frame_size"]
+    server = PlayWeb(package, tmp_path, "--game", str(stub_game(tmp_path / "stub")))
+    try:
+        run = play_page(chromium, server.address, clip, SECONDS + 4)
+    finally:
+        terminal = server.stop()
+    assert run.state["started"] == {"gameType": "basic", "fighters": ["Subzero", "Kano"]}, run.state
+    assert len(run.decisions) >= SECONDS / 0.1 * 0.8, f"{len(run.decisions)} ticks in {SECONDS} s: {terminal[-1000:]}"
+    # Every action play.py answered reached the fighter as its MK.js move, in order, and nothing else did.
+    actions = [d["action"] for d in run.decisions if d["action"]]
+    assert actions and run.state["moves"] == [MOVES[a] for a in actions]
+    assert [a["action"] for a in run.state["actions"]] == actions
+
+    # Which clip frame each page frame is: the nearest of the clip's frames as play.py --source decodes them.
+    with video.VideoReader(str(clip)) as reader:
+        reference = np.stack([to_model_frame(frame, *size) for _, frame in reader])
+    seen = np.stack([to_model_frame(frame, *size) for frame in run.frames]).astype(np.int16)
+    distances = [np.abs(reference.astype(np.int16) - frame).mean(axis=(1, 2, 3)) for frame in seen]
+    indices = [int(np.argmin(d)) for d in distances]
+    pixel_error = max(float(d.min()) for d in distances)
+    n = first_pass(indices)
+    assert n >= 0.8 * len(indices) - 40, indices  # one pass, then a few ticks of the next
+
+    # The browser's frames against the decoded ones, through the same per-tick model: the probabilities.
+    tick_model = load_model(package, "tflite", labels)
+    replayed = np.stack([tick_model(reference[i]) for i in indices[:n]])
+    from_page = np.array([[d["probabilities"][c] for c in classes] for d in run.decisions[:n]])
+    probability_error = float(np.abs(replayed - from_page).max())
+    print(f"page vs decoded frames: mean pixel difference <= {pixel_error:.2f} levels; "
+          f"probabilities max difference {probability_error:.4f} over {n} ticks")
+    assert probability_error <= PROBABILITY_TOLERANCE
+
+    # The actions, scored like kombat.playtest on the part of the clip the page watched, beside play.py --source.
+    fps = 30.0
+    start, end = indices[0] / fps, indices[n - 1] / fps
+    watched = [s for s in segments if s.end >= start and s.start <= end]
+    page_events = [Event(indices[i] / fps, d["action"]) for i, d in enumerate(run.decisions[:n]) if d["action"]]
+    source_events = [e for e in play_events(package, clip) if start <= e.t <= end]
+    page_score, source_score = match_events(page_events, watched, SLACK), match_events(source_events, watched, SLACK)
+    print(f"page: precision {page_score.precision:.2f}, recall {page_score.recall:.2f}; play.py --source: precision "
+          f"{source_score.precision:.2f}, recall {source_score.recall:.2f} over {page_score.annotated} strikes")
+    assert page_score.annotated >= 4
+    assert page_score.precision >= source_score.precision - EVENT_TOLERANCE
+    assert page_score.recall >= source_score.recall - EVENT_TOLERANCE
+    # The terminal printed the same decisions as the page got, and a summary at the end.
+    printed = [json.loads(line) for line in server.out.read_text().splitlines()]
+    assert [p["action"] for p in printed] == [d["action"] for d in run.decisions]
+    assert f"play: {len(run.decisions)} frames, {len(run.decisions)} decisions" in terminal
+
+
+@pytest.fixture(scope="module")
+def clip(built_project, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clip")
+    return write_y4m(render_heldout(folder, 1, 4.0, built_project.path / "params.yaml")[0], folder / "clip.y4m")
+
+
+def test_without_a_game_folder_the_page_says_where_to_get_mkjs_and_still_decides(built_project, chromium, clip,
+                                                                                  tmp_path):
+    server = PlayWeb(built_project.package, tmp_path)
+    responses, browser, page = watch_page(chromium, server.address, clip, 30, until=lambda p: p.evaluate("(window.kombat || {}).ticks || 0") >= 5)
+    try:
+        state = page_state(page)
+        page.screenshot(path=tmp_path / "no-game.png")
+    finally:
+        browser.close()
+        terminal = server.stop()
+    assert "git clone https://github.com/mgechev/mk.js" in state["gameNote"] and not state["game"]
+    assert state["ticks"] >= 5
+    assert "play: note: no MK.js folder given: git clone https://github.com/mgechev/mk.js" in terminal
+
+
+def test_a_folder_that_is_not_mkjs_is_named_on_the_page_and_in_the_terminal(built_project, chromium, clip, tmp_path):
+    (tmp_path / "not-mk").mkdir()
+    server = PlayWeb(built_project.package, tmp_path, "--game", str(tmp_path / "not-mk"))
+    responses, browser, page = watch_page(chromium, server.address, clip, 30, until=lambda p: p.evaluate("(window.kombat || {}).ticks || 0") >= 1)
+    try:
+        state = page_state(page)
+    finally:
+        browser.close()
+        terminal = server.stop()
+    assert "not-mk: not an MK.js checkout (no game/src/mk.js)" in state["gameNote"]
+    assert "play: note: " in terminal and "not-mk: not an MK.js checkout" in terminal
+
+
+def test_a_blocked_camera_is_said_on_the_page(built_project, chromium, tmp_path):
+    server = PlayWeb(built_project.package, tmp_path, "--game", str(stub_game(tmp_path / "stub")))
+    responses, browser, page = watch_page(chromium, server.address, None, 30, ["--deny-permission-prompts"],
+                                          until=lambda p: p.evaluate("!!window.kombat && kombat.problems.length >= 1 && !!kombat.game"))
+    try:
+        state = page_state(page)
+    finally:
+        browser.close()
+        server.stop()
+    assert "The camera is blocked for this page" in state["cameraNote"] and not responses
+    assert state["game"] and "No camera, so no decisions" in state["status"]
+
+
+def test_when_play_py_stops_the_page_says_so(built_project, chromium, clip, tmp_path):
+    server = PlayWeb(built_project.package, tmp_path)
+    responses, browser, page = watch_page(chromium, server.address, clip, 30, until=lambda p: p.evaluate("(window.kombat || {}).ticks || 0") >= 3)
+    try:
+        server.stop()
+        page.wait_for_function("document.getElementById('status').textContent.includes('play.py stopped')",
+                               timeout=10_000)
+        state = page_state(page)
+    finally:
+        browser.close()
+    assert state["status"].startswith("play.py stopped: start it again (make play)")

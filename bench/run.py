@@ -7,11 +7,13 @@ It clones the project's HEAD into a temporary folder and, there: times `make set
 with each of its stages, a no-op `dvc repro`, each stage again with its peak memory, the embed stage
 on LiteRT against Keras predict and the float32 bound (nominal and measured), int8 (speed and the
 head's held-out macro-F1), 4x the data (time and peak memory), one sweep job, and play's per-frame
-latency with Keras and TFLite, and what each lever of the demo's speed saves and costs (LEVERS).
+latency with Keras and TFLite, the game page's (play.py --web in Chromium, kombat.pagetest),
+and what each lever of the demo's speed saves and costs (LEVERS).
 Targets live here, in the output, never in timed tests.
 
     python bench/run.py --only demo    # make setup and make demo in a fresh clone (printed)
     python bench/run.py --only levers  # and then what each lever of the demo's speed saves and costs
+    python bench/run.py --only web     # the game page's figures alone, on this checkout's models/package (printed)
 """
 
 from __future__ import annotations
@@ -170,6 +172,26 @@ def play_latency(clone: Path, env: dict, backend: str) -> dict:
     return {"p50_ms": float(p50), "p95_ms": float(p95), "fps": int(frames) / float(loop_seconds)}
 
 
+def web_latency(python: str, package: Path, params: Path, cwd: Path, env: dict) -> dict | None:
+    """The game page's decision latency in Chromium (python -m kombat.pagetest); None without Chromium."""
+    out = subprocess.run([python, "-m", "kombat.pagetest", "--package", str(package), "--params", str(params)],
+                         cwd=cwd, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"bench: no game page figures: {(out.stdout + out.stderr).strip().splitlines()[-1:]}", flush=True)
+        return None
+    return last_json(out.stdout)
+
+
+def web_figures(web: dict | None) -> list[dict]:
+    if web is None:
+        return []
+    note = f"play.py --web in Chromium, a held-out clip as the camera, {web['ticks']} ticks"
+    return [figure("game page: frame captured -> action in the page p50", web["p50_ms"], "ms", note),
+            figure("game page: frame captured -> action in the page p95", web["p95_ms"], "ms", note, target="<= 50"),
+            figure("game page: play.py's decision on the page's frame p50", web["play_p50_ms"], "ms"),
+            figure("game page: play.py's decision on the page's frame p95", web["play_p95_ms"], "ms")]
+
+
 def fresh_clone() -> tuple[Path, dict]:
     """HEAD cloned into a temporary folder, and an environment without this checkout's venv."""
     work = Path(tempfile.mkdtemp(prefix="kombat-bench-"))
@@ -249,6 +271,7 @@ def measure() -> dict:
                   venv_env)
     full_repro_s = sum(stage["seconds"] for stage in stages.values())
     play = {backend: play_latency(clone, venv_env, backend) for backend in ("tflite", "keras")}
+    web = web_latency(str(clone / ".venv/bin/python"), clone / "models/package", clone / "params.yaml", clone, venv_env)
 
     return {
         "machine": machine(),
@@ -290,6 +313,7 @@ def measure() -> dict:
             figure("play Keras p95", play["keras"]["p95_ms"], "ms"),
             figure("play TFLite sustained on a video file", play["tflite"]["fps"], "frames/s"),
             figure("play Keras sustained on a video file", play["keras"]["fps"], "frames/s"),
+            *web_figures(web),
             *demo,
             *lever_figures(clone, venv_env),
             figure("no-op dvc repro", noop_s, "s", target="<= 5"),
@@ -323,9 +347,14 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", action="store_true", help="print the table of bench/results.json only")
-    parser.add_argument("--only", choices=["demo", "levers"], help="measure only these figures, in a fresh clone "
-                        "(printed, not written to bench/results.json); levers runs the demo first")
+    parser.add_argument("--only", choices=["demo", "levers", "web"], help="measure only these figures, in a fresh clone "
+                        "(web: on this checkout's models/package; printed, not written to bench/results.json); "
+                        "levers runs the demo first")
     args = parser.parse_args(argv)
+    if args.only == "web":
+        web = web_latency(sys.executable, ROOT / "models/package", ROOT / "params.yaml", ROOT, dict(os.environ))
+        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": web_figures(web)}))
+        return 0 if web else 1
     if args.only in ("demo", "levers"):
         clone, env = fresh_clone()
         figures, _ = demo_figures(clone, env)

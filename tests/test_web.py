@@ -149,3 +149,10 @@ def test_a_port_in_use_is_a_one_line_error(tmp_path, capsys):
     assert code == 2
     assert capsys.readouterr().err.strip() == (f"play: error: port {port}: already in use "
                                                "(is play.py --web running? pass --port N)")
+
+
+@pytest.mark.parametrize("flags", [["--source", "clip.mp4"], ["--show"], ["--keys", "on"], ["--every-frame"]])
+def test_terminal_flags_with_web_are_refused_not_ignored(tmp_path, capsys, flags):
+    code = play.main(["--web", "--no-open", "--port", "0", "--package", str(small_package(tmp_path)), *flags])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.startswith("play: error: --web decides on the browser's camera") and flags[0] in error

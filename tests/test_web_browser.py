@@ -5,29 +5,23 @@ stub mk.js that records the moves the page gives its fighter."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from kombat import video
 from kombat.frames import to_model_frame
 from kombat.play import load_model
+from kombat.pagetest import PlayWeb, chromium_path, open_page, write_y4m
 from kombat.playtest import Event, match_events, play_events, render_heldout
 
 from .conftest import project_env
 
 pytestmark = pytest.mark.slow  # a built package, a browser and a clip played in real time
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--no-first-run", "--use-fake-device-for-media-stream"]
 SECONDS = 16.0  # the held-out clip; the page watches one pass of it
 # Measured on this project's 2-core CI machine (see docs/game.md): the browser's frames move the
 # probabilities by at most 0.02 (the YUV->RGB conversion differs by a level or two) and the actions not at all.
@@ -53,18 +47,6 @@ window.mk = {
 """
 
 
-def write_y4m(clip: Path, out: Path) -> Path:
-    """The clip's frames as raw I420 in a YUV4MPEG2 file, the one format Chromium's fake camera plays."""
-    with av.open(str(clip)) as container, out.open("wb") as y4m:
-        stream = container.streams.video[0]
-        rate = stream.average_rate
-        y4m.write(f"YUV4MPEG2 W{stream.width} H{stream.height} F{rate.numerator}:{rate.denominator} Ip A1:1 C420jpeg\n"
-                  .encode())
-        for frame in container.decode(stream):
-            y4m.write(b"FRAME\n" + frame.to_ndarray(format="yuv420p").tobytes())
-    return out
-
-
 def stub_game(folder: Path) -> Path:
     (folder / "game/src").mkdir(parents=True)
     (folder / "game/src/mk.js").write_text(STUB_MKJS)
@@ -74,31 +56,10 @@ def stub_game(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 def chromium():
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright not installed (pip install -e '.[dev]')")
-    if not CHROMIUM:
+    if not chromium_path():
         pytest.skip("Chromium not installed (make system-deps installs it)")
     with playwright_api.sync_playwright() as playwright:
         yield playwright.chromium
-
-
-class PlayWeb:
-    """play.py --web from a package folder on a free port; stdout (JSON lines) and stderr kept in files."""
-
-    def __init__(self, package: Path, folder: Path, *args: str) -> None:
-        self.out, self.err = folder / "play.out", folder / "play.err"
-        with self.out.open("w") as out, self.err.open("w") as err:
-            self.process = subprocess.Popen([sys.executable, "play.py", "--web", "--no-open", "--port", "0", "--json",
-                                             *args], cwd=package, env=project_env(), stdout=out, stderr=err, text=True)
-        deadline = time.monotonic() + 120
-        while "the game page is at " not in self.err.read_text():
-            assert self.process.poll() is None and time.monotonic() < deadline, self.err.read_text()[-2000:]
-            time.sleep(0.2)
-        self.address = self.err.read_text().split("the game page is at ")[1].split()[0]
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-        return self.err.read_text()
 
 
 @dataclass
@@ -109,16 +70,9 @@ class PageRun:
 
 
 def watch_page(chromium, address: str, camera: Path | None, seconds: float, launch_args=(), until=None) -> tuple:
-    """Open the page with `camera` as the fake camera for `seconds` (or until `until(page)` holds); returns the
-    page's /frame responses and the browser, still open, with its page."""
-    args = [*BROWSER_ARGS, *launch_args]
-    if camera:
-        args += ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={camera}"]
-    browser = chromium.launch(executable_path=CHROMIUM, args=args)
-    page = browser.new_page(viewport={"width": 1000, "height": 720})
-    responses = []
-    page.on("response", lambda response: responses.append(response) if "/frame?" in response.url else None)
-    page.goto(address)
+    """The page open with `camera` as the fake camera for `seconds` (or until `until(page)` holds): its /frame
+    responses, and the browser, still open, with its page."""
+    browser, page, responses = open_page(chromium, address, camera, launch_args)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and not (until and until(page)):
         page.wait_for_timeout(250)
@@ -157,7 +111,7 @@ def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, 
     clip = write_y4m(clip_mp4, tmp_path / "clip.y4m")
     package, labels = built_project.package, json.loads((built_project.package / "labels.json").read_text())
     classes, size = labels["classes"], labels["frame_size"]
-    server = PlayWeb(package, tmp_path, "--game", str(stub_game(tmp_path / "stub")))
+    server = PlayWeb(package, tmp_path, "--game", str(stub_game(tmp_path / "stub")), env=project_env())
     try:
         run = play_page(chromium, server.address, clip, SECONDS + 4)
     finally:
@@ -214,7 +168,7 @@ def clip(built_project, tmp_path_factory):
 
 def test_without_a_game_folder_the_page_says_where_to_get_mkjs_and_still_decides(built_project, chromium, clip,
                                                                                   tmp_path):
-    server = PlayWeb(built_project.package, tmp_path)
+    server = PlayWeb(built_project.package, tmp_path, env=project_env())
     responses, browser, page = watch_page(chromium, server.address, clip, 30, until=lambda p: p.evaluate("(window.kombat || {}).ticks || 0") >= 5)
     try:
         state = page_state(page)
@@ -229,7 +183,7 @@ def test_without_a_game_folder_the_page_says_where_to_get_mkjs_and_still_decides
 
 def test_a_folder_that_is_not_mkjs_is_named_on_the_page_and_in_the_terminal(built_project, chromium, clip, tmp_path):
     (tmp_path / "not-mk").mkdir()
-    server = PlayWeb(built_project.package, tmp_path, "--game", str(tmp_path / "not-mk"))
+    server = PlayWeb(built_project.package, tmp_path, "--game", str(tmp_path / "not-mk"), env=project_env())
     responses, browser, page = watch_page(chromium, server.address, clip, 30, until=lambda p: p.evaluate("(window.kombat || {}).ticks || 0") >= 1)
     try:
         state = page_state(page)
@@ -241,7 +195,7 @@ def test_a_folder_that_is_not_mkjs_is_named_on_the_page_and_in_the_terminal(buil
 
 
 def test_a_blocked_camera_is_said_on_the_page(built_project, chromium, tmp_path):
-    server = PlayWeb(built_project.package, tmp_path, "--game", str(stub_game(tmp_path / "stub")))
+    server = PlayWeb(built_project.package, tmp_path, "--game", str(stub_game(tmp_path / "stub")), env=project_env())
     responses, browser, page = watch_page(chromium, server.address, None, 30, ["--deny-permission-prompts"],
                                           until=lambda p: p.evaluate("!!window.kombat && kombat.problems.length >= 1 && !!kombat.game"))
     try:
@@ -254,7 +208,7 @@ def test_a_blocked_camera_is_said_on_the_page(built_project, chromium, tmp_path)
 
 
 def test_when_play_py_stops_the_page_says_so(built_project, chromium, clip, tmp_path):
-    server = PlayWeb(built_project.package, tmp_path)
+    server = PlayWeb(built_project.package, tmp_path, env=project_env())
     responses, browser, page = watch_page(chromium, server.address, clip, 30, until=lambda p: p.evaluate("(window.kombat || {}).ticks || 0") >= 3)
     try:
         server.stop()

@@ -406,6 +406,12 @@ def play_web(args: argparse.Namespace) -> Stats:
     else:
         import web
 
+    terminal_only = [flag for flag, given in (("--source", args.source != "0"), ("--show", args.show),
+                                              ("--keys", args.keys != "auto"), ("--every-frame", args.every_frame))
+                     if given]
+    if terminal_only:
+        raise PlayError(f"--web decides on the browser's camera at each tick and moves MK.js itself: "
+                        f"{', '.join(terminal_only)} belong to the terminal mode")
     player = read_player(args.package, args.interval)
     info = sys.stderr if args.json else sys.stdout
     page = {"classes": player.rule.classes, "keys": player.settings.get("keys", {}), "interval_s": player.interval}

@@ -60,7 +60,8 @@ class PlayWeb:
         self.address = self.err.read_text().split("the game page is at ")[1].split()[0]
 
     def stop(self) -> str:
-        """Ctrl-C's signal's cousin (SIGTERM), then what play.py said on stderr."""
+        """SIGTERM, which play.py --web takes as Ctrl-C (a background test run may ignore SIGINT), then what
+        play.py said on stderr."""
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=30)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import mimetypes
+import signal
 import threading
 import webbrowser
 from collections.abc import Callable
@@ -73,8 +74,10 @@ class GameServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}/"
 
     def run(self, decide: Decide, open_browser: bool) -> None:
-        """Serve until Ctrl-C (or shutdown())."""
+        """Serve until Ctrl-C, SIGTERM (a service manager's stop, a test's terminate()) or shutdown()."""
         self.decide = decide
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         if open_browser:
             threading.Thread(target=webbrowser.open, args=(self.address,), daemon=True).start()
         try:
@@ -83,6 +86,10 @@ class GameServer(ThreadingHTTPServer):
             pass
         finally:
             self.server_close()
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 class Handler(BaseHTTPRequestHandler):

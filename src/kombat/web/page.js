@@ -49,7 +49,7 @@ function startGame(game, keys) {
     .map(([action, key]) => `${action} \u2192 ${(MK_MOVE_OF_KEY[key] || "nothing (key " + key + ")").toLowerCase().replace("_", " ")}`)
     .join(", ");
   if (!game.script) {
-    document.getElementById("arena").hidden = true;
+    document.getElementById("arena").hidden = document.getElementById("lives").hidden = true;
     note("game-note", `No game: ${game.problem}. The camera, the bars and the actions work without it.`, "error");
     return;
   }

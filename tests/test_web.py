@@ -124,6 +124,23 @@ def test_a_bad_frame_is_refused_with_a_reason(server, query, error):
     assert status == 400 and error in json.loads(body)["error"] and not server.received
 
 
+def test_a_failing_decision_is_a_reason_for_the_page_not_a_traceback(tmp_path, capsys):
+    def decide(t, frame):
+        raise ValueError("the model broke")
+
+    game_server = web.GameServer(0, {}, None)
+    thread = threading.Thread(target=game_server.run, args=(decide, False), daemon=True)
+    thread.start()
+    try:
+        status, _, body = fetch(game_server, "/frame?w=1&h=1&t=0", b"\0\0\0\0")
+    finally:
+        game_server.shutdown()
+        thread.join(timeout=10)
+    message = "no decision on this frame (ValueError: the model broke)"
+    assert status == 500 and json.loads(body)["error"] == message
+    assert capsys.readouterr().err == f"play: error: {message}\n"
+
+
 def small_package(folder: Path) -> Path:
     """play.json and labels.json as the package stage writes them (no models: what fails first needs none)."""
     cfg = default_config()

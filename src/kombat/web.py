@@ -10,6 +10,7 @@ import errno
 import json
 import mimetypes
 import signal
+import sys
 import threading
 import webbrowser
 from collections.abc import Callable
@@ -68,6 +69,12 @@ class GameServer(ThreadingHTTPServer):
                                                     "images": "/game/images/", "problem": problem, "url": MKJS_URL}}
         self.decide: Decide | None = None
         self.decide_lock = threading.Lock()
+
+    def handle_error(self, request, client_address) -> None:
+        """A page closed or reloaded mid-answer is no error; anything else is one line, not a traceback."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, ConnectionError):
+            print(f"play: note: a request from the page failed ({type(error).__name__}: {error})", file=sys.stderr)
 
     @property
     def address(self) -> str:
@@ -149,6 +156,12 @@ class Handler(BaseHTTPRequestHandler):
         except WebError as exc:
             self.reply_json(400, {"error": str(exc)})
             return
-        with self.server.decide_lock:
-            decision = self.server.decide(t, frame)
+        try:
+            with self.server.decide_lock:
+                decision = self.server.decide(t, frame)
+        except Exception as exc:  # said on the page and in the terminal, once per frame; the server goes on
+            message = f"no decision on this frame ({type(exc).__name__}: {exc})"
+            print(f"play: error: {message}", file=sys.stderr, flush=True)
+            self.reply_json(500, {"error": message})
+            return
         self.reply_json(200, decision)

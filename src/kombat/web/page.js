@@ -162,7 +162,7 @@ function decideOnEveryTick(video, config, bars) {
       return;
     }
     if (!response.ok) {
-      note("status", `play.py refused the frame: ${decision.error}`, "error");
+      note("status", `play.py could not use the frame: ${decision.error}`, "error");
       return;
     }
     if (decision.action) strike(decision.action);

@@ -25,10 +25,10 @@ pytestmark = pytest.mark.slow  # a built package, a browser and a clip played in
 
 SECONDS = 16.0  # the held-out clip; the page watches one pass of it
 # What the browser's frames change (measured, docs/game.md): Chromium's YUV->RGB conversion differs from
-# FFmpeg's by about 1.2 levels on average; the probabilities by 0.02 on average (most ticks under 0.01) and
-# more on a few ticks mid-strike, where the model's output is steep (up to 0.29).
+# FFmpeg's by about 1.2 levels on average; the probabilities by 0.025-0.031 on average (most ticks under
+# 0.01), p95 0.12-0.16, and up to 0.35 on a few ticks mid-strike, where the model's output is steep.
 PIXEL_TOLERANCE = 3.0  # mean absolute difference of a model frame, in levels of 255
-MEAN_PROBABILITY_TOLERANCE, P95_PROBABILITY_TOLERANCE = 0.04, 0.2  # per tick: the largest class's difference
+MEAN_PROBABILITY_TOLERANCE, P95_PROBABILITY_TOLERANCE = 0.05, 0.25  # per tick: the largest class's difference
 EVENT_TOLERANCE = 0.15  # the page's event precision and recall at most this far below play.py --source's
 SLACK = 0.3  # as kombat.playtest
 MOVES = {"punch": "high-punch", "kick": "low-kick"}  # play.json's keys a and d in MK.js's basic controller

@@ -339,6 +339,7 @@ class Player:
 
 
 def read_player(package: Path, interval: float | None) -> Player:
+    """play.json and labels.json, checked; `interval` None: play.json's."""
     settings = read_settings(package / "play.json")
     labels_path = package / "labels.json"
     if not labels_path.is_file():

@@ -139,7 +139,7 @@ def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, 
     assert n >= 0.8 * len(indices) - 40, indices  # one pass, then a few ticks of the next
     # A page that cannot keep up skips ticks (it sends the next frame only when the last one is answered), and
     # misses strikes that play.py --source, deciding on every tick, sees: say so rather than blame the frames.
-    assert n >= 0.8 * SECONDS / 0.1, f"the page decided on {n} of {SECONDS / 0.1:.0f} ticks: the machine is too busy"
+    assert n >= 0.75 * SECONDS / 0.1, f"the page decided on {n} of {SECONDS / 0.1:.0f} ticks: the machine is too busy"
     pixel_error = max(float(d.min()) for d in distances[:n])
 
     # The browser's frames against the decoded ones, through the same per-tick model: the probabilities.

@@ -107,19 +107,23 @@ def test_the_grid_scores_each_rule_as_replaying_it_alone_does():
     assert len({s.total for s in fast}) > 1  # the rules differ on these clips
 
 
-def test_ties_go_to_fewer_false_actions_then_to_the_rule_closest_to_conf_s():
+def test_near_ties_go_to_the_rule_closest_to_conf_s_then_to_fewer_false_actions():
     from kombat.events import EventScore
     from kombat.play_rule import RuleScore
 
     def scored(hits, actions):
-        return RuleScore({"punch": EventScore(hits, actions, 4)}, 0, 60.0)
+        return RuleScore({"punch": EventScore(hits, actions, 40)}, 0, 60.0)
 
     fixed = {"nothing_threshold": 0.4, "strike_threshold": 0.35, "smoothing": 2, "cooldown_s": 0.5}
     far = {**fixed, "strike_threshold": 0.9, "smoothing": 1}
     near = {**fixed, "strike_threshold": 0.9}
-    assert choose([far, near, fixed], [scored(3, 4), scored(3, 4), scored(2, 2)], fixed) == 1
-    assert choose([fixed, far], [scored(3, 4), scored(3, 4)], fixed) == 0  # same F1, same false actions
-    assert choose([fixed, far], [scored(3, 5), scored(3, 3)], fixed) == 1  # higher F1 beats closeness
+    # F1: far 0.95, near 0.9375 (within 0.02 of the best), fixed 0.9: the closest within the margin wins
+    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.02) == 1
+    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.0) == 0
+    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.05) == 2
+    other_far = {**fixed, "strike_threshold": 0.5, "smoothing": 1}
+    assert choose([far, other_far], [scored(36, 40), scored(36, 38)], fixed, 0.1) == 1  # as close: fewer false actions
+    assert choose([fixed, far], [scored(36, 40), scored(36, 38)], fixed, 0.1) == 0  # closeness before false actions
 
 
 def report_clips(val_twitch_before: int = 10) -> tuple[pd.DataFrame, np.ndarray]:

@@ -220,14 +220,17 @@ def grid_scores(streams: list[Stream], classes: tuple[str, ...], nothing: str, g
     return scores
 
 
-def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[str, float]) -> int:
-    """The best candidate by event F1; ties go to fewer false actions, then to the rule closest to the fixed one
-    (fewest keys changed), then to the first in the grid."""
+def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[str, float], margin: float) -> int:
+    """Among the candidates within `margin` of the best event F1 (a near tie on a few validation clips is
+    noise), the one closest to the fixed rule (fewest keys changed), then fewer false actions, then the
+    higher F1, then the first in the grid."""
+    best = max(score.total.f1 for score in scores)
+
     def key(i: int) -> tuple:
         changed = sum(grid[i][k] != fixed[k] for k in RULE_KEYS)
-        return (-round(scores[i].total.f1, 9), scores[i].false_actions, changed, i)
+        return (changed, scores[i].false_actions, -round(scores[i].total.f1, 9), i)
 
-    return min(range(len(grid)), key=key)
+    return min((i for i in range(len(grid)) if scores[i].total.f1 >= best - margin - 1e-9), key=key)
 
 
 def describe(values: dict[str, float], nothing: str) -> str:
@@ -259,12 +262,13 @@ def play_report(manifest: pd.DataFrame, probabilities: np.ndarray, classes: tupl
         chosen, reason, n = fixed, f"the fixed rule (conf's play.*): not fitted, {why}", 0
     else:
         val_scores = grid_scores(streams["val"], classes, nothing, grid, play.slack_s)
-        best = choose(grid, val_scores, fixed)
+        best = choose(grid, val_scores, fixed, play.fit_margin)
         chosen, n = grid[best], len(grid)
         n_streams = len(streams["val"])
         reason = (f"fitted on the validation clips ({len({s.clip for s in streams['val']})} clips, {n_streams} tick "
-                  f"streams, {val_strikes} strikes): the best of {n} rules in play.search by event F1 (ties: fewer "
-                  f"false actions, then the fewest keys changed from conf's play.*)")
+                  f"streams, {val_strikes} strikes): of the {n} rules in play.search, those within {play.fit_margin:g} "
+                  f"of the best event F1, the one that changes the fewest keys of conf's play.* (then fewer false "
+                  f"actions)")
     report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, reason=reason, candidates=n)
     for split in SPLITS:
         report.streams[split] = len(streams[split])

@@ -210,6 +210,7 @@ class PlayConfig:
     fit: bool = MISSING
     search: PlaySearchConfig = field(default_factory=PlaySearchConfig)
     slack_s: float = MISSING
+    fit_margin: float = MISSING
 
 
 @dataclass
@@ -340,8 +341,9 @@ def _check(cfg: KombatConfig) -> None:
     if cfg.play.interval_s <= 0 or cfg.play.cooldown_s < 0:
         raise ConfigError(f"play.interval_s must be > 0 and play.cooldown_s >= 0, got {cfg.play.interval_s}, "
                           f"{cfg.play.cooldown_s}")
-    if cfg.play.slack_s < 0:
-        raise ConfigError(f"play.slack_s must be >= 0, got {cfg.play.slack_s}")
+    if cfg.play.slack_s < 0 or cfg.play.fit_margin < 0:
+        raise ConfigError(f"play.slack_s and play.fit_margin must be >= 0, got {cfg.play.slack_s}, "
+                          f"{cfg.play.fit_margin}")
     search = cfg.play.search
     searched = {"nothing_threshold": all(0 <= v <= 1 for v in search.nothing_threshold),
                 "strike_threshold": all(0 <= v <= 1 for v in search.strike_threshold),

@@ -68,6 +68,13 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     assert {p.name for p in (project / "models/package").iterdir()} >= {
         "embedder.keras", "embedder.tflite", "head.keras", "head.tflite", "labels.json", "play.json", "play.py",
         "frames.py", "lite.py", "README.md"}
+    # The play rule: fitted on the validation clips (or the fixed one, saying why), scored on validation and test.
+    events = json.loads((project / "metrics/play_events.json").read_text())
+    settings = json.loads((project / "models/package/play.json").read_text())
+    assert {k: settings[k] for k in events["chosen"]} == events["chosen"]
+    assert {"precision_punch", "recall_kick", "false_actions_per_quiet_minute"} <= events["test"]["chosen"].keys()
+    assert events["val"]["chosen"]["f1"] >= events["val"]["fixed"]["f1"]  # the fixed rule is among the candidates
+    assert "## Play rule (`play.json`)" in card and "| fixed | test (" in card
 
     assert repro(project) == []  # nothing changed: nothing runs
     set_param(project, "head", "units", 32)  # the temporal head has 64

@@ -24,6 +24,10 @@ def demo_project(folder, overrides=(), split_by=None, packaged=False):
     if packaged:
         write_json(folder / "models/package/labels.json", {"run_id": "r0123", "registered_model": "kombat@champion",
                                                            "version": "3"})
+        rule = {"precision": 0.54, "recall": 0.85, "precision_punch": 0.5, "recall_punch": 0.8, "precision_kick": 0.6,
+                "recall_kick": 0.9, "false_actions_per_quiet_minute": 1.25}
+        write_json(folder / "metrics/play_events.json", {"fitted": True, "test": {
+            "chosen": rule, "fixed": {**rule, "precision": 0.27, "recall": 0.65, "false_actions_per_quiet_minute": 6.0}}})
 
 
 def printed(folder, monkeypatch, capsys) -> list[str]:
@@ -42,6 +46,9 @@ def test_the_summary_reports_evaluate_json_and_says_what_a_split_by_take_means(t
     assert "  head: models/head.keras (layer conv_pw_12_relu), MLflow run r0123" in lines
     assert any(line.startswith("  play: models/package/ (champion run r0123, registered kombat@champion v3)")
                for line in lines)
+    assert ("  play rule (fitted on the validation clips) on the held-out takes' clips: event precision 0.54, recall "
+            "0.85 (punch 0.50 / 0.80, kick 0.60 / 0.90); 1.25 actions per minute without a strike (the fixed rule: "
+            "0.27 / 0.65, 6.00)") in lines
     assert lines[-1].endswith(f"(store sqlite:///{tmp_path / 'mlflow.db'})")  # the project's own store
 
 
@@ -51,7 +58,7 @@ def test_without_counts_or_a_package_it_says_actors_and_no_play_line(tmp_path, m
     assert f"  split by actor: {VALIDATION_MEANS['actor']}" in lines
     assert any(line.startswith("  held-out actors: accuracy 0.912") for line in lines)
     assert "  per class F1: no_punch 0.500, punch 0.600" in lines  # the task's classes, in its order
-    assert not any(line.lstrip().startswith("play:") for line in lines)
+    assert not any(line.lstrip().startswith(("play:", "play rule")) for line in lines)
     assert summary.package_lines(tmp_path / "models/package/labels.json") == []
 
 

@@ -15,52 +15,12 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
+from kombat.events import STRIKES, Event, EventScore, match_events
 from kombat.recordings import Segment
 
-STRIKES = ("punch", "kick")
 HELDOUT_ACTOR_BASE = 1000  # actor indices the synth stage never uses
-
-
-@dataclass(frozen=True)
-class Event:
-    t: float
-    action: str
-
-
-@dataclass(frozen=True)
-class EventScore:
-    true_positives: int
-    predicted: int
-    annotated: int
-
-    @property
-    def precision(self) -> float:
-        return self.true_positives / self.predicted if self.predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.true_positives / self.annotated if self.annotated else 0.0
-
-    def __add__(self, other: EventScore) -> EventScore:
-        return EventScore(self.true_positives + other.true_positives, self.predicted + other.predicted,
-                          self.annotated + other.annotated)
-
-
-def match_events(events: list[Event], segments: list[Segment], slack: float) -> EventScore:
-    """Greedy in time: each event takes the earliest unmatched strike segment of its label it falls in."""
-    strikes = sorted((s for s in segments if s.label in STRIKES), key=lambda s: s.start)
-    used = [False] * len(strikes)
-    hits = 0
-    for event in sorted(events, key=lambda e: e.t):
-        for i, segment in enumerate(strikes):
-            if not used[i] and segment.label == event.action and segment.start - slack <= event.t <= segment.end + slack:
-                used[i] = True
-                hits += 1
-                break
-    return EventScore(hits, len(events), len(strikes))
 
 
 def render_heldout(folder: Path, clip_index: int, seconds: float, params: Path) -> tuple[Path, list[Segment]]:
@@ -94,17 +54,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first", type=int, default=0,
                         help="index of the first held-out actor (0: the reported clips; tune play settings on others, e.g. 5)")
     parser.add_argument("--seconds", type=float, default=24.0)
-    parser.add_argument("--slack", type=float, default=0.3)
+    parser.add_argument("--slack", type=float, default=None, help="seconds (default: play.slack_s)")
     args = parser.parse_args(argv)
+    from kombat import schema
+
+    slack = schema.load(args.params).play.slack_s if args.slack is None else args.slack
     total = EventScore(0, 0, 0)
+    per_class = {name: EventScore(0, 0, 0) for name in STRIKES}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.first, args.first + args.clips):
             video, segments = render_heldout(Path(tmp), i, args.seconds, args.params)
-            score = match_events(play_events(args.package, video), segments, args.slack)
+            events = play_events(args.package, video)
+            score = match_events(events, segments, slack)
             total += score
+            for name in STRIKES:
+                per_class[name] += match_events([e for e in events if e.action == name],
+                                                [s for s in segments if s.label == name], slack)
             print(f"{video.name}: {score.true_positives}/{score.annotated} strikes found, {score.predicted} actions "
                   f"(precision {score.precision:.2f}, recall {score.recall:.2f})")
-    print(f"all: precision {total.precision:.2f}, recall {total.recall:.2f} over {total.annotated} strikes")
+    classes = "; ".join(f"{name} {s.precision:.2f} / {s.recall:.2f}" for name, s in per_class.items())
+    print(f"all: precision {total.precision:.2f}, recall {total.recall:.2f} over {total.annotated} strikes "
+          f"(precision / recall: {classes})")
     return 0
 
 

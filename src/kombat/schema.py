@@ -190,6 +190,16 @@ class PackageConfig:
 
 
 @dataclass
+class PlaySearchConfig:
+    """The values play.fit tries for each key of the rule (conf's own play.* value is always tried too)."""
+
+    nothing_threshold: list[float] = MISSING
+    strike_threshold: list[float] = MISSING
+    smoothing: list[int] = MISSING
+    cooldown_s: list[float] = MISSING
+
+
+@dataclass
 class PlayConfig:
     nothing_threshold: float = MISSING
     strike_threshold: float = MISSING
@@ -197,6 +207,10 @@ class PlayConfig:
     interval_s: float = MISSING
     smoothing: int = MISSING
     keys: dict[str, str] = MISSING
+    fit: bool = MISSING
+    search: PlaySearchConfig = field(default_factory=PlaySearchConfig)
+    slack_s: float = MISSING
+    fit_margin: float = MISSING
 
 
 @dataclass
@@ -327,6 +341,16 @@ def _check(cfg: KombatConfig) -> None:
     if cfg.play.interval_s <= 0 or cfg.play.cooldown_s < 0:
         raise ConfigError(f"play.interval_s must be > 0 and play.cooldown_s >= 0, got {cfg.play.interval_s}, "
                           f"{cfg.play.cooldown_s}")
+    if cfg.play.slack_s < 0 or cfg.play.fit_margin < 0:
+        raise ConfigError(f"play.slack_s and play.fit_margin must be >= 0, got {cfg.play.slack_s}, "
+                          f"{cfg.play.fit_margin}")
+    search = cfg.play.search
+    searched = {"nothing_threshold": all(0 <= v <= 1 for v in search.nothing_threshold),
+                "strike_threshold": all(0 <= v <= 1 for v in search.strike_threshold),
+                "smoothing": all(v >= 1 for v in search.smoothing), "cooldown_s": all(v >= 0 for v in search.cooldown_s)}
+    for key, ok in searched.items():
+        if not ok or not getattr(search, key):
+            raise ConfigError(f"play.search.{key} must list values allowed for play.{key}, got {getattr(search, key)}")
     record_positive = {"takes": cfg.record.takes, "strike_s": cfg.record.strike_s, "free_s": cfg.record.free_s,
                        "fps": cfg.record.fps}
     for key, value in record_positive.items():

@@ -18,6 +18,21 @@ def package_lines(labels_path: Path) -> list[str]:
             f"v{labels['version']}); `make play`, or copy the folder and run `python play.py`"]
 
 
+def play_event_lines(events_path: Path, split_by: str, classes: tuple[str, ...]) -> list[str]:
+    """The packaged play rule's events on the held-out clips (the package stage's metrics/play_events.json)."""
+    if not events_path.is_file():
+        return []
+    events = json.loads(events_path.read_text())
+    test = events["test"]["chosen"]
+    per_class = ", ".join(f"{c} {test[f'precision_{c}']:.2f} / {test[f'recall_{c}']:.2f}"
+                          for c in classes if f"precision_{c}" in test)
+    rule = "fitted on the validation clips" if events["fitted"] else "fixed (conf's play.*)"
+    return [f"  play rule ({rule}) on the held-out {split_by}s' clips: event precision {test['precision']:.2f}, "
+            f"recall {test['recall']:.2f} ({per_class}); {test['false_actions_per_quiet_minute']:.2f} actions per "
+            f"minute without a strike (the fixed rule: {events['test']['fixed']['precision']:.2f} / "
+            f"{events['test']['fixed']['recall']:.2f}, {events['test']['fixed']['false_actions_per_quiet_minute']:.2f})"]
+
+
 def main() -> int:
     cfg = schema.load()
     report = json.loads(Path("metrics/evaluate.json").read_text())
@@ -36,6 +51,7 @@ def main() -> int:
         f"  head: models/head.keras (layer {run['layer']}), MLflow run {run['run_id']}",
         "  confusion matrix: plots/confusion_matrix.png; all figures: dvc metrics show, dvc plots show",
         *package_lines(Path("models/package/labels.json")),
+        *play_event_lines(Path("metrics/play_events.json"), split_by, classes),
         f"  MLflow: make ui, then http://127.0.0.1:5000 (store {tracking_uri(cfg)})",
     ]
     print("\n".join(lines))

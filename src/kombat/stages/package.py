@@ -4,7 +4,10 @@ The champion is the best finished run of the experiment by `package.metric` (a v
 metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
 (frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
 and models/package/ gets embedder.* and head.* (Keras and TFLite), labels.json, play.json, play.py with its
-game page (web.py, web/) and a model card. After a sweep, `dvc repro --force --single-item package` re-chooses (DVC cannot see new MLflow runs).
+game page (web.py, web/) and a model card. play.json's rule is fitted on the validation clips (kombat.play_rule;
+`play.fit`), and both that rule and conf's fixed one are scored as events on the validation and test clips
+(metrics/play_events.json, the card). After a sweep, `dvc repro --force --single-item package` re-chooses (DVC
+cannot see new MLflow runs).
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from kombat import schema, tracking, training
+from kombat import play_rule, schema, tracking, training
 from kombat.cli import stage_main
 from kombat.errors import DataError, KombatError
 from kombat.metrics import confusion, confusion_png
-from kombat.schema import KombatConfig
-from kombat.data import VALIDATION_MEANS, split_unit_of
-from kombat.storage import atomic_dir, read_dataset, read_manifest
+from kombat.schema import DataFormat, KombatConfig
+from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
+from kombat.storage import atomic_dir, read_dataset, write_json
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
@@ -31,6 +34,8 @@ PLAYER_FILES = ("play.py", "frames.py", "lite.py", "video.py", "web.py")
 PAGE_DIR = "web"  # the game page's HTML, JS and CSS, which web.py serves
 MODEL_CARD = "model_card.md"  # the package's README.md, a string.Template
 CHECK_FRAMES = 48  # consecutive test ticks on which Keras and TFLite must agree
+FIT_ONLY_KEYS = ("fit", "search", "slack_s", "fit_margin")  # play.* keys the package stage uses and play.json does not carry
+PLAY_EVENTS = "play_events.json"  # in the metrics folder: the play rules' event scores (PlayReport.as_dict)
 
 
 def test_clip_frames(frames_dir: Path, count: int) -> np.ndarray:
@@ -46,7 +51,7 @@ def test_clip_frames(frames_dir: Path, count: int) -> np.ndarray:
 
 def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Candidate, n_candidates: int,
                scores: dict, matrix: np.ndarray, max_diff: float, n_check: int, fingerprint: str, version: str,
-               split_by: str) -> str:
+               split_by: str, play_section: str) -> str:
     """The package's README.md: model_card.md filled in (what it is, how it was chosen and validated, scores)."""
     classes = list(run_cfg.classes)
     confusion_rows = [f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(classes, matrix)]
@@ -70,25 +75,45 @@ def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Cand
                                       "|---|" + "---|" * len(classes), *confusion_rows]),
         "n_check": n_check, "max_diff": f"{max_diff:.2e}", "tolerance": f"{cfg.package.tolerance:g}",
         "keys": ", ".join(f"{k} -> {v}" for k, v in cfg.play.keys.items()), "commit": tracking.git_commit(),
+        "play_rule": play_section,
     }
     return string.Template((KOMBAT_DIR / MODEL_CARD).read_text()).substitute(values)
 
 
 def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models: dict[str, tuple[object, bytes]],
-                  labels: dict) -> None:
-    """The playable folder: both models in Keras and TFLite, labels.json, play.json and the player's files."""
+                  labels: dict, rule: dict | None = None) -> None:
+    """The playable folder: both models in Keras and TFLite, labels.json, play.json (conf's play.*, with the
+    fitted `rule`'s values in place of its own) and the player's files."""
     for name, (keras_model, flatbuffer) in models.items():
         keras_model.save(folder / f"{name}.keras")
         (folder / f"{name}.tflite").write_bytes(flatbuffer)
     (folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
-    settings = {"nothing_class": run_cfg.task_spec.nothing, **schema.to_dict(cfg)["play"]}
+    play = {k: v for k, v in schema.to_dict(cfg)["play"].items() if k not in FIT_ONLY_KEYS}
+    settings = {"nothing_class": run_cfg.task_spec.nothing, **play, **(rule or {})}
     (folder / "play.json").write_text(json.dumps(settings, indent=2) + "\n")
     for name in PLAYER_FILES:
         shutil.copyfile(KOMBAT_DIR / name, folder / name)
     shutil.copytree(KOMBAT_DIR / PAGE_DIR, folder / PAGE_DIR, dirs_exist_ok=True)
 
 
-def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path) -> str:
+def play_probabilities(head, features: np.ndarray, manifest, run_cfg: KombatConfig, rows: np.ndarray) -> np.ndarray:
+    """The head's probabilities at each of `rows`, from its window of ticks as play feeds it (the cached embeddings)."""
+    windows = window_rows(clip_starts(manifest), rows, run_cfg.head.window)
+    split = training.Split("play", features, windows, np.zeros(len(rows), np.int64))
+    return np.concatenate([training.predict_proba(head, split.gather(slice(i, i + 4096)), run_cfg)
+                           for i in range(0, len(rows), 4096)]) if len(rows) else np.zeros((0, len(run_cfg.classes)))
+
+
+def fit_play_rule(cfg: KombatConfig, run_cfg: KombatConfig, head, features: np.ndarray, manifest
+                  ) -> play_rule.PlayReport:
+    """play.json's rule, fitted on the validation clips, and its scores and the fixed rule's on validation and test."""
+    rows = play_rule.play_rows(manifest)
+    return play_rule.play_report(manifest.iloc[rows], play_probabilities(head, features, manifest, run_cfg, rows),
+                                 run_cfg.classes, run_cfg.task_spec.nothing, cfg.play, 1 / run_cfg.extract.fps,
+                                 clips=run_cfg.data.format is DataFormat.videos)
+
+
+def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path, metrics_dir: Path) -> str:
     from kombat.export import embedder_model, head_model, to_tflite
     from kombat.play import load_model
 
@@ -97,8 +122,10 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     champion = tracking.choose_champion(candidates)
     run_cfg, head = tracking.load_champion(cfg, champion)
 
-    test = training.load_splits(embeddings_dir, run_cfg, ("test",))
+    features, manifest = training.read_features(embeddings_dir, run_cfg)
+    test = training.make_splits(features, manifest, run_cfg, ("test",))
     scores = training.score_splits(head, test, run_cfg)
+    play = fit_play_rule(cfg, run_cfg, head, features, manifest)
     matrix = confusion(test["test"].y, training.predict_classes(head, test["test"], run_cfg), len(run_cfg.classes))
 
     frames = test_clip_frames(frames_dir, CHECK_FRAMES)
@@ -110,7 +137,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
               "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}"}
     with tempfile.TemporaryDirectory() as staging:
         staged = Path(staging)
-        write_package(staged, cfg, run_cfg, models, labels)
+        write_package(staged, cfg, run_cfg, models, labels, play.chosen)
         # The check runs the players play.py runs, tick by tick: Keras (the reference) against TFLite.
         played = {backend: load_model(staged, backend, labels) for backend in ("keras", "tflite")}
         expected = np.stack([played["keras"](frame) for frame in frames])
@@ -120,20 +147,28 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
                               f"{cfg.package.tolerance:g}; not packaged")
         version = tracking.log_and_register(cfg, champion, staged, KOMBAT_DIR / "mlflow_model.py", frames, expected)
     with atomic_dir(out_dir) as tmp:
-        write_package(tmp, cfg, run_cfg, models, {**labels, "version": version})
+        write_package(tmp, cfg, run_cfg, models, {**labels, "version": version}, play.chosen)
         confusion_png(matrix, run_cfg.classes, f"champion, test macro-F1 {scores['macro_f1']:.3f}",
                       tmp / "confusion_matrix.png")
+        split_by = split_unit_of(manifest)
         (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,
-                                                  len(frames), fingerprint, version,
-                                                  split_unit_of(read_manifest(embeddings_dir))))
+                                                  len(frames), fingerprint, version, split_by,
+                                                  play_rule.markdown(play, run_cfg.task_spec.nothing, split_by)))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    write_json(metrics_dir / PLAY_EVENTS, play.as_dict())
+    val, test_events = (play.scores[split]["chosen"].total for split in ("val", "test"))
+    fixed_val = play.scores["val"]["fixed"].total
     return (f"champion {champion.run_id} ({champion.kind}, {cfg.package.metric} {champion.metric:.3f} of "
             f"{len(candidates)} runs), test macro-F1 {scores['macro_f1']:.3f}; registered "
-            f"{cfg.package.model_name} v{version} @{cfg.package.alias}; Keras vs TFLite max diff {max_diff:.1e}")
+            f"{cfg.package.model_name} v{version} @{cfg.package.alias}; Keras vs TFLite max diff {max_diff:.1e}; "
+            f"play rule {'fitted' if play.fitted else 'fixed'} ({play_rule.describe(play.chosen, run_cfg.task_spec.nothing)}): "
+            f"validation event F1 {val.f1:.2f} (fixed rule {fixed_val.f1:.2f}), test event precision "
+            f"{test_events.precision:.2f}, recall {test_events.recall:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:
     return stage_main("package", __doc__, run, {"embeddings_dir": "embeddings folder", "frames_dir": "frames folder",
-                                                "out_dir": "package folder"}, argv)
+                                                "out_dir": "package folder", "metrics_dir": "metrics folder"}, argv)
 
 
 if __name__ == "__main__":

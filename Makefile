@@ -25,14 +25,14 @@ setup: $(VENV)/.installed keras-cache
 # an offline machine's local index, its certificates). INSTALLER=pip forces pip.
 INSTALLER ?= $(if $(shell command -v uv 2>/dev/null),uv,pip)
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 ifeq ($(INSTALLER),uv)
-	uv venv -q --seed --allow-existing --python $(PYTHON) $(VENV) && uv pip install -q --python $(BIN)/python -e '.[dev]' \
+	uv venv -q --seed --allow-existing --python $(PYTHON) $(VENV) && uv pip install -q --python $(BIN)/python -c constraints.txt -e '.[dev]' \
 	  || { echo "note: uv could not install, so pip does"; $(MAKE) --no-print-directory INSTALLER=pip $@; }
 else
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 endif
 	touch $@
 

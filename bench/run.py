@@ -3,11 +3,15 @@
     python bench/run.py            # measure, write bench/results.json, print the table
     python bench/run.py --table    # print the table of the last results (what docs/performance.md shows)
 
-It clones the project's HEAD into a temporary folder and, there: times `make demo` from scratch
-(venv included), a no-op `dvc repro`, each stage again with its peak memory, the embed stage
+It clones the project's HEAD into a temporary folder and, there: times `make setup`, then `make demo`
+with each of its stages, a no-op `dvc repro`, each stage again with its peak memory, the embed stage
 on LiteRT against Keras predict and the float32 bound (nominal and measured), int8 (speed and the
 head's held-out macro-F1), 4x the data (time and peak memory), one sweep job, and play's per-frame
-latency with Keras and TFLite. Targets live here, in the output, never in timed tests.
+latency with Keras and TFLite, and what each lever of the demo's speed saves and costs (LEVERS).
+Targets live here, in the output, never in timed tests.
+
+    python bench/run.py --only demo    # make setup and make demo in a fresh clone (printed)
+    python bench/run.py --only levers  # and then what each lever of the demo's speed saves and costs
 """
 
 from __future__ import annotations
@@ -149,11 +153,11 @@ def embed_variant(clone: Path, env: dict, name: str, augmented: str, **embed_par
     return stage_seconds(out, "embed"), peak, out
 
 
-def head_macro_f1(clone: Path, env: dict, name: str) -> float:
+def head_macro_f1(clone: Path, env: dict, name: str, params: str = "params.yaml") -> float:
     """Train and evaluate the default head on data/<name> (its own models and metrics folders): test macro-F1."""
     for stage, args in (("train", f"--model-dir models_{name} --metrics-dir metrics_{name}"),
                         ("evaluate", f"--model-dir models_{name} --metrics-dir metrics_{name} --plots-dir plots_{name}")):
-        sh(f"python -m kombat.stages.{stage} --embeddings-dir data/{name} {args}", clone, env)
+        sh(f"python -m kombat.stages.{stage} --params {params} --embeddings-dir data/{name} {args}", clone, env)
     return json.loads((clone / f"metrics_{name}/evaluate.json").read_text())["macro_f1"]
 
 
@@ -166,7 +170,8 @@ def play_latency(clone: Path, env: dict, backend: str) -> dict:
     return {"p50_ms": float(p50), "p95_ms": float(p95), "fps": int(frames) / float(loop_seconds)}
 
 
-def measure() -> dict:
+def fresh_clone() -> tuple[Path, dict]:
+    """HEAD cloned into a temporary folder, and an environment without this checkout's venv."""
     work = Path(tempfile.mkdtemp(prefix="kombat-bench-"))
     clone = work / "kombat"
     sh(["git", "clone", "-q", str(ROOT), str(clone)], work)
@@ -175,9 +180,45 @@ def measure() -> dict:
     if "KERAS_HOME" not in env and (ROOT / ".cache/keras").is_dir():
         env["KERAS_HOME"] = str(ROOT / ".cache/keras")
     print(f"bench: fresh clone in {clone}", flush=True)
+    return clone, env
 
-    demo_s, _ = sh(["make", "demo"], clone, env)
-    print(f"bench: make demo {demo_s:.0f} s", flush=True)
+
+def demo_figures(clone: Path, env: dict) -> tuple[list[dict], dict]:
+    """`make setup`, then `make demo` in a fresh clone, with the time of each of the demo's stages."""
+    setup_s, _ = sh(["make", "setup"], clone, env)
+    demo_s, out = sh(["make", "demo"], clone, env)
+    print(f"bench: make setup {setup_s:.0f} s, make demo {demo_s:.0f} s", flush=True)
+    stage_s = {stage: stage_seconds(out, stage) for stage in STAGES}
+    return [figure("make setup in a fresh clone", setup_s, "s"),
+            figure("make demo after setup", demo_s, "s", target="<= 300"),
+            *[figure(f"make demo: stage {stage}", seconds, "s") for stage, seconds in stage_s.items()]], stage_s
+
+
+# What each lever of the default's speed saves and costs: the embed stage on the demo's augmented
+# frames, and the default head's held-out macro-F1 on what it wrote (one split, the pipeline's seed).
+LEVERS = {
+    "square 224x224, motion and flow (the default until 2026-12)": dict(keep_aspect=False, candidate_inputs=["motion", "flow"]),
+    "square 224x224, motion only": dict(keep_aspect=False, candidate_inputs=["motion"]),
+    "224x128 (the frame's shape), motion only": dict(keep_aspect=True, candidate_inputs=["motion"]),
+    "224x128, motion only, int8": dict(keep_aspect=True, candidate_inputs=["motion"], precision="int8", min_cosine=-1.0),
+}
+
+
+def lever_figures(clone: Path, env: dict) -> list[dict]:
+    figures = []
+    for k, (name, change) in enumerate(LEVERS.items()):
+        seconds, _, _ = embed_variant(clone, env, f"emb_lever{k}", "data/augmented", **change)
+        # The head reads the default's keys: train it with the variant's params next to its embeddings.
+        f1 = head_macro_f1(clone, env, f"emb_lever{k}", params=f"emb_lever{k}.params.yaml")
+        print(f"bench: lever {name}: embed {seconds:.0f} s, macro-F1 {f1:.3f}", flush=True)
+        figures += [figure(f"lever: {name}: embed stage", seconds, "s"),
+                    figure(f"lever: {name}: held-out macro-F1", f1, "ratio")]
+    return figures
+
+
+def measure() -> dict:
+    clone, env = fresh_clone()
+    demo, _ = demo_figures(clone, env)
     venv_env = {**env, "PATH": f"{clone / '.venv/bin'}{os.pathsep}{env['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
     noop_s, _ = sh(["dvc", "repro"], clone, venv_env)
 
@@ -249,7 +290,8 @@ def measure() -> dict:
             figure("play Keras p95", play["keras"]["p95_ms"], "ms"),
             figure("play TFLite sustained on a video file", play["tflite"]["fps"], "frames/s"),
             figure("play Keras sustained on a video file", play["keras"]["fps"], "frames/s"),
-            figure("make demo from a fresh clone (venv included)", demo_s, "s", target="<= 600"),
+            *demo,
+            *lever_figures(clone, venv_env),
             figure("no-op dvc repro", noop_s, "s", target="<= 5"),
             *[figure(f"stage {name}: time / peak memory", stage["seconds"], "s", f"peak {stage['peak_mb']} MB")
               for name, stage in stages.items()],
@@ -281,7 +323,17 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", action="store_true", help="print the table of bench/results.json only")
+    parser.add_argument("--only", choices=["demo", "levers"], help="measure only these figures, in a fresh clone "
+                        "(printed, not written to bench/results.json); levers runs the demo first")
     args = parser.parse_args(argv)
+    if args.only in ("demo", "levers"):
+        clone, env = fresh_clone()
+        figures, _ = demo_figures(clone, env)
+        if args.only == "levers":
+            venv_env = {**env, "PATH": f"{clone / '.venv/bin'}{os.pathsep}{env['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+            figures += lever_figures(clone, venv_env)
+        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": figures}))
+        return 0
     if not args.table:
         started = time.perf_counter()
         results = measure()

@@ -107,6 +107,65 @@ def write_clip(path: Path, codec: str, times: list[float], pix_fmt: str = "yuv42
             container.mux(packet)
 
 
+# DivX-style "packed B-frames": MPEG-4 Part 2 as DivX 5 and many XviD tools wrote it into AVI files.
+VOP_START, USER_DATA_START = b"\x00\x00\x01\xb6", b"\x00\x00\x01\xb2"
+B_VOP = 2  # vop_coding_type: 0 I, 1 P, 2 B
+
+
+def write_packed_avi(path: Path, frames_rgb: list[np.ndarray], fps: int = 30) -> None:
+    """An AVI of MPEG-4 Part 2 with B-frames, packed the DivX way: every B-VOP appended to the packet of the
+    frame before it, a not-coded VOP (N-VOP) as the placeholder in its own place, and DivX's user data
+    ending in 'p' (packed), by which decoders know. One packet per frame slot, as AVI has it."""
+    plain = path.with_name(path.stem + ".plain.avi")
+    with av.open(str(plain), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames_rgb[0].shape[1], frames_rgb[0].shape[0], "yuv420p"
+        stream.codec_context.options = {"bf": "1"}  # I P B P B ...: each B-frame decoded after the P after it
+        for k, image in enumerate(frames_rgb):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(plain)) as source, av.open(str(path), "w") as packed:
+        template = source.streams.video[0]
+        stream = packed.add_stream_from_template(template)
+        stream.codec_tag = "DX50"
+        coded = [bytes(packet) for packet in source.demux(template) if packet.size]
+        for k, chunk in enumerate(divx_pack(coded, time_increment_bits=(fps - 1).bit_length())):
+            packet = av.Packet(chunk)
+            packet.stream, packet.pts, packet.dts, packet.time_base = stream, k, k, Fraction(1, fps)
+            packed.mux(packet)
+    plain.unlink()
+
+
+def divx_pack(coded: list[bytes], time_increment_bits: int) -> list[bytes]:
+    """Packets in decoding order (I P B P B ...) as DivX stores them: [I] [P+B] [N-VOP] [P+B] [N-VOP] ..."""
+    first_vop = coded[0].index(VOP_START)
+    coded = [coded[0][:first_vop] + USER_DATA_START + b"DivX503b1393p" + coded[0][first_vop:], *coded[1:]]
+    packed, k = [], 0
+    while k < len(coded):
+        following = coded[k + 1] if k + 1 < len(coded) else b""
+        if following.startswith(VOP_START) and following[4] >> 6 == B_VOP:
+            packed += [coded[k] + following, not_coded_vop(following, time_increment_bits)]
+            k += 2
+        else:
+            packed.append(coded[k])
+            k += 1
+    return packed
+
+
+def not_coded_vop(b_vop: bytes, time_increment_bits: int) -> bytes:
+    """A P-VOP header at the B-VOP's time with vop_coded 0: the placeholder DivX leaves in a B-frame's place."""
+    bits = "".join(f"{byte:08b}" for byte in b_vop[4:12])
+    seconds_end = bits.index("0", 2) + 1  # modulo_time_base: a 1 per whole second, then a 0
+    time_increment = bits[seconds_end + 1: seconds_end + 1 + time_increment_bits]  # after a marker bit
+    header = "01" + bits[2:seconds_end] + "1" + time_increment + "1" + "0"  # P, time, markers, vop_coded 0
+    header += "0" + "1" * ((7 - len(header)) % 8)  # stuffing to the byte
+    return VOP_START + int(header, 2).to_bytes(len(header) // 8, "big")
+
+
 @pytest.fixture
 def video_raw_dir(tmp_path: Path) -> Path:
     """Three actors, each a 3-second video (punch, kick, other), with an annotations CSV."""
@@ -152,7 +211,8 @@ def project_env() -> dict[str, str]:
 # The project the end-to-end tests share: a small, easy synthetic data set (6 actors, 12 s each,
 # no noise, occlusion or hard negatives) that trains in a minute to a model good enough to play.
 SMALL_EASY = ["data=tiny", "data.synth.actors=6", "data.synth.clip_seconds=12", "data.synth.noise=0",
-              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=1", "train.epochs=15"]
+              "data.synth.occlusion_rate=0", "data.synth.hard_negative_rate=0", "augment.copies=1", "train.epochs=15",
+              "embed.candidate_inputs=[motion,flow]"]  # flow beside the run's motion: the sweeps over inputs
 
 
 @dataclasses.dataclass

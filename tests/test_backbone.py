@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from kombat.backbone import feature_model, load_backbone
+from kombat.backbone import feature_model, load_backbone, network_size
 from kombat.compose import default_config
 from kombat.errors import WeightsError
 
@@ -42,6 +42,24 @@ def test_feature_model_pools_every_candidate_layer_in_one_pass():
     assert all(np.asarray(p).min() >= 0 for p in pooled)  # pooled ReLU outputs
     native = feature_model(DEFAULTS.backbone, dataclasses.replace(DEFAULTS.embed, input_size=0), (56, 100, 3), layers[:1])
     assert np.asarray(native.predict_on_batch(frames)).shape == (3, 1024)
+
+
+def test_the_network_sees_a_square_or_the_frame_s_own_shape():
+    square, aspect = DEFAULTS.embed, dataclasses.replace(DEFAULTS.embed, keep_aspect=True)
+    assert network_size((56, 100, 3), dataclasses.replace(square, keep_aspect=False)) == (224, 224)  # stretched
+    assert network_size((56, 100, 3), aspect) == (128, 224)  # 125.4 rounded to MobileNet's stride
+    assert network_size((100, 56, 3), aspect) == (224, 128)  # a phone held upright
+    assert network_size((1080, 1920, 3), dataclasses.replace(aspect, input_size=320)) == (192, 320)
+    assert network_size((56, 100, 3), dataclasses.replace(aspect, input_size=0)) == (56, 100)  # the frame's own
+
+
+@needs_weights
+def test_an_aspect_network_pools_to_the_same_widths():
+    embed = dataclasses.replace(DEFAULTS.embed, keep_aspect=True)
+    model = feature_model(DEFAULTS.backbone, embed, (56, 100, 3), ["conv_pw_13_relu"])
+    assert tuple(model.get_layer("pool_conv_pw_13_relu").input.shape[1:3]) == (4, 7)  # 128x224 halved five times
+    frames = np.random.default_rng(0).integers(0, 256, size=(2, 56, 100, 3), dtype=np.uint8)
+    assert np.asarray(model.predict_on_batch(frames)).shape == (2, 1024)
 
 
 @needs_weights

@@ -37,20 +37,26 @@ def test_overrides_compose_and_validate():
 
 
 def test_the_article_recipe_is_a_few_overrides_away_and_folders_get_it_themselves():
-    still = schema.validate(compose(["embed.input=still", "embed.candidate_inputs=[still]", "head=dense"], ROOT / "conf"))
+    still = schema.validate(compose(["embed.input=still", "head=dense"], ROOT / "conf"))
     assert (still.embed.input, still.head.name, still.head.window, still.head.units) == ("still", "dense", 1, 1024)
     folders = schema.validate(compose(["data=folders"], ROOT / "conf"))
-    assert folders.embed.candidate_inputs == ["still"] and folders.head.window == 1
+    assert folders.embed.embedded_inputs == ("still",) and folders.head.window == 1
     assert folders.data.synth.actors == 8  # the synth stage's params exist in every preset
     videos = compose(["data=videos"], ROOT / "conf")
     assert videos["data"]["raw_dir"] == "data/raw" and "synth" in videos["data"]
 
 
-def test_motion_over_images_and_inputs_not_embedded_are_refused():
+def test_motion_over_images_and_unknown_inputs_are_refused():
     with pytest.raises(ConfigError, match="data.format folders: an image has no frame before it"):
         schema.validate(compose(["data.format=folders"], ROOT / "conf"))
-    with pytest.raises(ConfigError, match="embed.input 'still\\+motion' needs"):
-        schema.validate(compose(["embed.input=still+motion", "embed.candidate_inputs=[motion]"], ROOT / "conf"))
+    with pytest.raises(ConfigError, match=r"embed.input: unknown input\(s\) \['pose'\]"):
+        schema.validate(compose(["embed.input=motion+pose"], ROOT / "conf"))
+
+
+def test_embed_embeds_the_run_s_own_input_and_the_candidates_a_sweep_names():
+    assert schema.validate(compose([], ROOT / "conf")).embed.embedded_inputs == ("motion",)
+    both = schema.validate(compose(["embed.input=still+motion", "embed.candidate_inputs=[flow,motion]"], ROOT / "conf"))
+    assert both.embed.embedded_inputs == ("still", "motion", "flow")
     with pytest.raises(ConfigError, match="play.interval_s"):
         schema.validate(compose(["play.interval_s=0.05"], ROOT / "conf"))
 

@@ -49,6 +49,22 @@ def load_backbone(backbone: BackboneConfig, input_shape: tuple[int, int, int]):
         raise WeightsError(f"{where} cannot be loaded ({reason}): {WEIGHTS_HELP}") from None
 
 
+STRIDE = 32  # MobileNet halves its input five times: a side that is a multiple of this fills its last grid
+
+
+def network_size(frame_shape: tuple[int, ...], embed: EmbedConfig) -> tuple[int, int]:
+    """(height, width) the backbone sees: the frame's own (input_size 0), an input_size square (the
+    article's, a 100x56 frame stretched), or with keep_aspect the frame's shape, its longer side
+    input_size and its shorter side scaled alike, rounded to the network's stride (224x128 for 100x56)."""
+    height, width = frame_shape[:2]
+    if not embed.input_size:
+        return height, width
+    if not embed.keep_aspect:
+        return embed.input_size, embed.input_size
+    scale = embed.input_size / max(height, width)
+    return (max(STRIDE, round(height * scale / STRIDE) * STRIDE), max(STRIDE, round(width * scale / STRIDE) * STRIDE))
+
+
 def preprocess(frames, embed: EmbedConfig):
     """uint8 RGB frames (as a Keras tensor) -> MobileNet's input."""
     import keras
@@ -59,7 +75,7 @@ def preprocess(frames, embed: EmbedConfig):
         luma = ops.sum(x * ops.convert_to_tensor([0.299, 0.587, 0.114]), axis=-1, keepdims=True)
         x = ops.repeat(luma, 3, axis=-1)
     if embed.input_size:
-        x = keras.layers.Resizing(embed.input_size, embed.input_size, interpolation="bilinear")(x)
+        x = keras.layers.Resizing(*network_size(tuple(frames.shape[1:]), embed), interpolation="bilinear")(x)
     return x / 127.5 - 1.0
 
 
@@ -67,8 +83,7 @@ def feature_model(backbone: BackboneConfig, embed: EmbedConfig, frame_shape: tup
     """Model: uint8 frames -> [pooled output of each layer in `layers`], in one pass."""
     import keras
 
-    size = (embed.input_size, embed.input_size, 3) if embed.input_size else tuple(frame_shape)
-    network = load_backbone(backbone, size)
+    network = load_backbone(backbone, (*network_size(frame_shape, embed), 3))
     names = {layer.name for layer in network.layers}
     unknown = [layer for layer in layers if layer not in names]
     if unknown:

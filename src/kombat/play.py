@@ -127,6 +127,7 @@ class Smoother:
 @dataclass
 class Stats:
     frames: int = 0
+    dropped: int = 0  # frames of a video file decoded out of time order (a damaged stream): never shown
     decisions: int = 0
     actions: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
@@ -134,7 +135,8 @@ class Stats:
     def summary(self, seconds: float) -> str:
         p50, p95 = (np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (math.nan, math.nan))
         fired = ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items())) or "none"
-        return (f"play: {self.frames} frames, {self.decisions} decisions in {seconds:.1f} s; actions: {fired}; "
+        dropped = f" ({self.dropped} more out of time order, dropped)" if self.dropped else ""
+        return (f"play: {self.frames} frames{dropped}, {self.decisions} decisions in {seconds:.1f} s; actions: {fired}; "
                 f"latency frame->decision p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
 
@@ -244,7 +246,7 @@ def file_frames(path: str, interval: float, every_frame: bool, stats: Stats
     timestamps, exactly as extract picks training frames (video.at_ticks); every frame with `every_frame`."""
     def counted(reader):
         for timed_frame in reader:
-            stats.frames += 1
+            stats.frames, stats.dropped = stats.frames + 1, reader.dropped
             yield timed_frame
 
     try:

@@ -118,6 +118,7 @@ class EmbedConfig:
     flow_gain: float = MISSING
     layer: str = MISSING
     input_size: int = MISSING
+    keep_aspect: bool = MISSING
     grayscale: bool = MISSING
     batch_size: int = MISSING
     runtime: str = MISSING
@@ -143,6 +144,12 @@ class EmbedConfig:
     def input_parts(self) -> tuple[str, ...]:
         """The cached inputs `input` puts side by side: 'still+motion' -> ('still', 'motion')."""
         return tuple(self.input.split("+"))
+
+    @property
+    def embedded_inputs(self) -> tuple[str, ...]:
+        """What the embed stage embeds: the run's own inputs and the candidates a sweep may name, in INPUTS order."""
+        wanted = {*self.input_parts, *self.candidate_inputs}
+        return tuple(name for name in INPUTS if name in wanted)
 
 
 @dataclass
@@ -278,15 +285,13 @@ def _check(cfg: KombatConfig) -> None:
             f"embed.layer {cfg.embed.layer!r} is not in backbone.candidate_layers "
             f"{list(cfg.backbone.candidate_layers)}"
         )
-    unknown_inputs = [name for name in cfg.embed.candidate_inputs if name not in INPUTS]
-    if unknown_inputs:
-        raise ConfigError(f"embed.candidate_inputs: unknown input(s) {unknown_inputs}; use {list(INPUTS)}")
-    if not set(cfg.embed.input_parts) <= set(cfg.embed.candidate_inputs):
-        raise ConfigError(f"embed.input {cfg.embed.input!r} needs {list(cfg.embed.input_parts)}, but "
-                          f"embed.candidate_inputs is {list(cfg.embed.candidate_inputs)}")
-    if cfg.data.format is DataFormat.folders and (set(cfg.embed.candidate_inputs) != {"still"} or cfg.head.window > 1):
-        raise ConfigError("data.format folders: an image has no frame before it, so embed.candidate_inputs must be "
-                          "[still] and head.window 1 (conf/data/folders.yaml sets them)")
+    for key, names in (("embed.candidate_inputs", cfg.embed.candidate_inputs), ("embed.input", cfg.embed.input_parts)):
+        unknown_inputs = [name for name in names if name not in INPUTS]
+        if unknown_inputs:
+            raise ConfigError(f"{key}: unknown input(s) {unknown_inputs}; use {list(INPUTS)} (or a+b for embed.input)")
+    if cfg.data.format is DataFormat.folders and (set(cfg.embed.embedded_inputs) != {"still"} or cfg.head.window > 1):
+        raise ConfigError("data.format folders: an image has no frame before it, so embed.input must be still, "
+                          "embed.candidate_inputs [] or [still], and head.window 1 (conf/data/folders.yaml sets them)")
     if (set(cfg.embed.input_parts) != {"still"} or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")

@@ -34,6 +34,9 @@ EMBEDDINGS_DIR = Path("data/embeddings")
 PARENT_FILE = "mlflow_parent_run.txt"
 PARENT_ENV = "KOMBAT_SWEEP_PARENT_RUN"
 EMBED_STAGE = "embed"  # the stage whose outputs a sweep trains on
+# Read by the embed stage only to know which inputs to embed: a sweep may vary it over what is embedded
+# (check_embeddings says when an input is not).
+SWEEPABLE = ("embed.input",)
 
 
 def upstream_keys(root: Path) -> list[str]:
@@ -53,7 +56,7 @@ def upstream_keys(root: Path) -> list[str]:
         if name not in upstream:
             upstream.append(name)
             todo += [made_by[resolved(dep)] for dep in stages[name].get("deps", []) if resolved(dep) in made_by]
-    return [key for name in upstream for key in stages[name].get("params", [])]
+    return [key for name in upstream for key in stages[name].get("params", []) if key not in SWEEPABLE]
 
 
 def _get(tree: dict, dotted: str) -> Any:
@@ -81,6 +84,9 @@ def check_embeddings(cfg: KombatConfig, root: Path) -> None:
                     f"{key}={value} but {EMBEDDINGS_DIR}/ was made with {key}={made_with} (params.yaml), and a sweep "
                     f"never re-embeds: run `python -m kombat.compose {key}={value} && dvc repro embed` first")
     for kind in cfg.embed.input_parts:
+        if not (root / EMBEDDINGS_DIR / kind).is_dir():
+            raise KombatError(f"{EMBEDDINGS_DIR}/{kind}/ is missing: embed it beside the run's own input once, "
+                              f"`python -m kombat.compose embed.candidate_inputs=[...,{kind}] && dvc repro embed`")
         if not (root / EMBEDDINGS_DIR / kind / f"{cfg.embed.layer}.npy").is_file():
             raise KombatError(f"{EMBEDDINGS_DIR}/{kind}/{cfg.embed.layer}.npy is missing: run `dvc repro embed` "
                               f"(embed.layer must be one of backbone.candidate_layers)")

@@ -153,6 +153,7 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "augment_copies": cfg.augment.copies,
         "backbone": f"{cfg.backbone.name}@{cfg.backbone.alpha}:{Path(cfg.backbone.weights).name}",
         "input_size": cfg.embed.input_size,
+        "keep_aspect": cfg.embed.keep_aspect,
         "grayscale": cfg.embed.grayscale,
         "dropout": cfg.head.dropout,
         "standardize": cfg.head.standardize,
@@ -240,6 +241,10 @@ def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candid
             and run.data.params.get("embedder", "keras-float32").endswith("float32")]
 
 
+# Keys added after runs were first logged whose default is not how those runs were made.
+BEFORE_KEYS = {"embed": {"keep_aspect": False}}
+
+
 def load_champion(cfg: KombatConfig, champion: Candidate) -> tuple[KombatConfig, object]:
     """The champion's own config and trained head, downloaded from its run."""
     import keras
@@ -250,8 +255,9 @@ def load_champion(cfg: KombatConfig, champion: Candidate) -> tuple[KombatConfig,
                                                           artifact_path=CONFIG_ARTIFACT, dst_path=tmp)
         head_path = mlflow.artifacts.download_artifacts(run_id=champion.run_id,
                                                         artifact_path=HEAD_ARTIFACT, dst_path=tmp)
-        # Over today's config: a run logged before a key existed gets today's value for it.
-        logged = OmegaConf.merge(schema.to_dict(cfg), json.loads(Path(config_path).read_text()))
+        # Over today's config: a run logged before a key existed gets today's value for it, or the value
+        # that made it where today's default changed how embeddings are made (BEFORE_KEYS).
+        logged = OmegaConf.merge(schema.to_dict(cfg), BEFORE_KEYS, json.loads(Path(config_path).read_text()))
         run_cfg = schema.validate(logged, source=f"run {champion.run_id} config")
         return run_cfg, keras.models.load_model(head_path)
 

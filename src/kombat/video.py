@@ -9,6 +9,8 @@ one VideoError naming the file instead of taking the caller down. Needs numpy an
 
 from __future__ import annotations
 
+import collections
+import heapq
 import multiprocessing
 import signal
 from collections.abc import Callable, Iterable, Iterator
@@ -74,12 +76,51 @@ def upright(image: np.ndarray, rotation: float) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
+# ---- timestamps in display order: pure, tested without files -----------------------------------
+
+REORDER_FRAMES = 4  # frames: a decoder's output is put in time order within this many (its reorder delay)
+RESTART_S = 1.0  # seconds: a timestamp this far before the latest one starts the stream's clock again
+DROPPED = object()  # in place of a frame whose time cannot be placed (in_time_order)
+
+
+def in_time_order(timed: Iterable[tuple[float, object]], step: float, depth: int = REORDER_FRAMES
+                  ) -> Iterator[tuple[float, object]]:
+    """The decoder's frames, (time, frame) in the order it outputs them, each at its display time.
+
+    A decoder outputs frames in display order, but some streams carry their timestamps shuffled within
+    the decoder's reorder delay (B-frames stamped by a muxer that did not know better): the frames keep
+    their order and the times are sorted over the next `depth` frames. A timestamp that jumps back more
+    than RESTART_S is a clock that started again (a joined recording): the times continue from the
+    latest one, `step` after it. A frame that still lands before the last time given (a damaged stream)
+    comes as (its time, DROPPED), for the caller to count; frames stamped alike are all kept.
+    """
+    times: list[float] = []  # a heap of the waiting frames' times
+    frames: collections.deque = collections.deque()
+    offset, latest, last_given = 0.0, None, None
+    for t, frame in timed:
+        if latest is not None and t + offset < latest - RESTART_S:
+            offset = latest + step - t
+        t += offset
+        latest = t if latest is None else max(latest, t)
+        if last_given is not None and t < last_given:
+            yield t, DROPPED
+            continue
+        heapq.heappush(times, t)
+        frames.append(frame)
+        if len(frames) > depth:
+            last_given = heapq.heappop(times)
+            yield last_given, frames.popleft()
+    while frames:
+        yield heapq.heappop(times), frames.popleft()
+
+
 # ---- the worker: runs in a child process -------------------------------------------------------
 
 
 def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, send) -> None:
-    """Send ('info', VideoInfo), then ('frame', time, image) per frame in presentation order (image None for
-    a packet that failed to decode), then ('end',); or ('error', message) for a file FFmpeg refuses."""
+    """Send ('info', VideoInfo), then ('frame', time, image) per frame in display order (image None for a
+    packet that failed to decode) and ('dropped', time) per frame whose time cannot be placed, then ('end',);
+    or ('error', message) for a file FFmpeg refuses. Times count from the first frame."""
     import av
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it closes the pipe
@@ -103,41 +144,65 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
             duration = max(float(stream.duration * time_base) if stream.duration and time_base else 0.0,
                            count / rate if rate else 0.0) or (container.duration / 1e6 if container.duration else 0.0)
             send.send(("info", VideoInfo(count, duration, rate)))
-            start, last_t = stream.start_time, None
             step = 1 / rate if rate else 1 / 30  # for a frame without a timestamp
             damaged: list[float] = []  # times of packets that failed to decode, sent in order with the frames
-            for packet in container.demux(stream):
-                try:
-                    decoded = packet.decode()
-                except av.FFmpegError:
-                    if packet.pts is not None and start is None:
-                        start = packet.pts
-                    damaged.append(float((packet.pts - start) * time_base) if packet.pts is not None else
-                                   (last_t or 0.0) + step)
+
+            def decoded() -> Iterator[tuple[float, object]]:
+                """(time in seconds, frame) in the order the decoder outputs them."""
+                t = None
+                for packet in _packets(container, stream):
+                    try:
+                        frames = stream.decode(packet)
+                    except av.FFmpegError:
+                        damaged.append(float(packet.pts * time_base) if packet.pts is not None else (t or 0.0) + step)
+                        continue
+                    for frame in frames:
+                        pts = frame.pts if frame.pts is not None else frame.dts
+                        t = float(pts * time_base) if pts is not None else (0.0 if t is None else t + step)
+                        yield t, frame
+
+            origin = None  # the first frame's time (or a failed packet's before it): time 0
+            for t, frame in in_time_order(decoded(), step):
+                if origin is None:
+                    origin = min([t, *damaged])
+                for lost in sorted(x for x in damaged if x < t):
+                    send.send(("frame", lost - origin, None))
+                damaged[:] = [x for x in damaged if x >= t]
+                if frame is DROPPED:
+                    send.send(("dropped", t - origin))
                     continue
-                for frame in decoded:
-                    pts = frame.pts if frame.pts is not None else frame.dts
-                    if pts is None:
-                        t = 0.0 if last_t is None else last_t + step
-                    else:
-                        if start is None:
-                            start = pts
-                        t = float((pts - start) * time_base)
-                    if last_t is not None and t <= last_t:
-                        continue  # out of time order (a damaged stream): a frame shown out of place is no frame
-                    for lost in sorted(x for x in damaged if x < t):
-                        send.send(("frame", lost, None))
-                    damaged = [x for x in damaged if x >= t]
-                    last_t = t
-                    image = upright(frame.to_ndarray(format="bgr24"), frame.rotation or 0)
-                    send.send(("frame", t, transform(image) if transform else image))
+                image = upright(frame.to_ndarray(format="bgr24"), frame.rotation or 0)
+                send.send(("frame", t - origin, transform(image) if transform else image))
             for lost in sorted(damaged):
-                send.send(("frame", lost, None))
+                send.send(("frame", lost - (min(damaged) if origin is None else origin), None))
             send.send(("end", None))
     except BrokenPipeError:
         pass  # the reader stopped listening (it had what it wanted)
     except Exception as exc:  # one line for the caller, whatever the decoder or the transform raised
         send.send(("error", f"{path}: cannot be decoded: {type(exc).__name__}: {_reason(exc)}"))
+
+
+def _packets(container, stream) -> Iterator:
+    """The stream's packets, with DivX-style packed B-frames unpacked.
+
+    DivX and some XviD writers store a B-frame inside the packet of the frame before it, with a
+    placeholder packet in its place; the decoder copes, but the timestamps it gives the frames come out
+    of order. FFmpeg's mpeg4_unpack_bframes filter (what FFmpeg itself recommends for such files) puts
+    each frame in its own packet again, and passes every other MPEG-4 Part 2 stream through unchanged.
+    """
+    packets = container.demux(stream)
+    if stream.codec_context.name != "mpeg4":
+        yield from packets
+        return
+    from av.bitstream import BitStreamFilterContext
+
+    unpack = BitStreamFilterContext("mpeg4_unpack_bframes", stream)
+    for packet in packets:
+        if packet.size:
+            yield from unpack.filter(packet)
+        else:  # the demuxer's last, empty packet: empty the filter, then let the decoder flush
+            yield from unpack.filter(None)
+            yield packet
 
 
 def _reason(exc: BaseException) -> str:
@@ -160,7 +225,8 @@ class VideoReader:
 
     `transform` (a picklable function of the BGR frame) runs in the child, so large frames can be made
     small before they cross the pipe. A packet that fails to decode comes as (its time, None), so the
-    caller counts it where it falls. `info` is the container's promise.
+    caller counts it where it falls; a frame decoded out of time order (a damaged stream) is not yielded
+    but counted in `dropped`, for the caller to report. `info` is the container's promise.
     """
 
     def __init__(self, path: Path | str, transform: Callable[[np.ndarray], object] | None = None) -> None:
@@ -180,6 +246,7 @@ class VideoReader:
             self.close()
             raise
         self.info: VideoInfo = payload
+        self.dropped = 0  # frames decoded but out of time order (a damaged stream), so far: never shown
 
     def _receive(self):
         try:
@@ -198,6 +265,8 @@ class VideoReader:
             kind, payload = self._receive()
             if kind == "frame":
                 yield payload
+            elif kind == "dropped":
+                self.dropped += 1
             elif kind == "end":
                 return
             else:

@@ -16,7 +16,8 @@ from kombat.errors import DataError
 from kombat.stages import extract
 from kombat.storage import read_dataset
 
-from ..conftest import ROOT, drawn_frame, overstate_frame_count, vfr_times, write_clip, write_video
+from ..conftest import (ROOT, drawn_frame, overstate_frame_count, vfr_times, write_clip, write_packed_avi,
+                        write_video)
 
 
 @pytest.fixture
@@ -199,6 +200,40 @@ def test_a_stream_that_ends_early_is_damage_not_clipping(cfg, video_raw_dir, tmp
     assert 0 < kept < 29 and kept + entry["frames"] == 29 and f"skipped {entry['frames']} bad frame(s)" in summary
     with pytest.raises(DataError, match=r"cy\.avi: stream ends at [\d.]+ s of the 3\.00 s .*extract.strict"):
         _run(strict(cfg), video_raw_dir, tmp_path)
+
+
+def packed_avi_for(raw_dir: Path, actor: str) -> Path:
+    """The actor's clip (punch, kick, other, a second each at 20 fps) as a DivX AVI with packed B-frames."""
+    (raw_dir / "videos" / f"{actor}.mp4").unlink()
+    avi = raw_dir / "videos" / f"{actor}.avi"
+    frames = [cv2.cvtColor(drawn_frame(label, seed=i * 100 + k), cv2.COLOR_BGR2RGB)
+              for i, label in enumerate(["punch", "kick", "other"]) for k in range(20)]
+    write_packed_avi(avi, frames, fps=20)
+    csv = raw_dir / "annotations.csv"
+    csv.write_text(csv.read_text().replace(f"videos/{actor}.mp4", f"videos/{actor}.avi"))
+    return avi
+
+
+def test_a_divx_avi_with_packed_b_frames_gives_every_frame_at_its_time(cfg, video_raw_dir, tmp_path):
+    packed_avi_for(video_raw_dir, "cy")
+    every = dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, every_frame=True))
+    summary = extract.run(every, video_raw_dir, tmp_path / "frames")
+    counts = json.loads((tmp_path / "frames" / "counts.json").read_text())
+    assert counts["skipped"] == {} and "skipped" not in summary
+    m = read_dataset(tmp_path / "frames").manifest
+    rows = ["time", "tick", "phase", "label"]
+    cy, bob = (m[m.actor == actor][rows].reset_index(drop=True) for actor in ("cy", "bob"))
+    assert cy.equals(bob)  # the same ticks, times and labels as the same clip in an mp4 without B-frames
+
+
+def test_a_packed_avi_cut_short_counts_the_frames_it_lost(cfg, video_raw_dir, tmp_path):
+    avi = packed_avi_for(video_raw_dir, "cy")
+    avi.write_bytes(avi.read_bytes()[: avi.stat().st_size * 85 // 100])
+    summary = extract.run(cfg, video_raw_dir, tmp_path / "frames")
+    (name, entry), = json.loads((tmp_path / "frames" / "counts.json").read_text())["skipped"].items()
+    assert name.endswith("cy.avi") and "stream ends at" in entry["reason"]
+    kept = (read_dataset(tmp_path / "frames").manifest.actor == "cy").sum()
+    assert 0 < kept < 29 and kept + entry["frames"] == 29 and f"skipped {entry['frames']} bad frame(s)" in summary
 
 
 def test_a_container_count_that_overstates_the_stream_is_not_damage(cfg, video_raw_dir, tmp_path):

@@ -1,11 +1,13 @@
-"""Embed: every frame through the backbone, as each candidate input, pooled at every candidate layer.
+"""Embed: every frame through the backbone, as each input it needs, pooled at every candidate layer.
 
-Inputs (`embed.candidate_inputs`): `still`, the frame itself (the article's); `motion`, the frame
-difference of the frame and the one `embed.motion_gap` ticks before it in the same clip copy; and
-`flow`, the optical flow between the same two frames with the camera's own motion removed
-(kombat.frames.input_image, the function play calls). All candidate layers come from ONE forward
-pass, and everything is cached one file per input and layer, so a sweep over `embed.input`,
-`embed.layer`, the head and its window trains on these files and never embeds again.
+Inputs (`embed.input`'s own, and `embed.candidate_inputs` beside them): `still`, the frame itself
+(the article's); `motion`, the frame difference of the frame and the one `embed.motion_gap` ticks
+before it in the same clip copy; and `flow`, the optical flow between the same two frames with the
+camera's own motion removed (kombat.frames.input_image, the function play calls). All candidate
+layers come from ONE forward pass, and everything is cached one file per input and layer, so a
+sweep over the embedded inputs, `embed.layer`, the head and its window trains on these files and
+never embeds again. Only the run's own input is embedded by default (half the time of two): a
+sweep or cross-validation over inputs names them in `embed.candidate_inputs` once.
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
 (kombat.features, whose runners this stage wires up, and kombat.lite) after checking it against Keras on `embed.check_frames` frames; `keras` runs
@@ -56,7 +58,7 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     checked = ""
     if embed.runtime == "litert":
         inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
-                                 for kind in embed.candidate_inputs for row in check_rows(n_frames, embed.check_frames)])
+                                 for kind in embed.embedded_inputs for row in check_rows(n_frames, embed.check_frames)])
         model_content = to_tflite(reference, embed.precision, calibration=inputs)
         runner = LiteModel(model_content=model_content).batch
         found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
@@ -67,7 +69,7 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     widths = [int(output.shape[-1]) for output in reference.outputs]
     started = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        for kind in embed.candidate_inputs:
+        for kind in embed.embedded_inputs:
             (tmp / kind).mkdir()
             files = [NpyRows(tmp / kind / f"{layer}.npy", "w", shape=(n_frames, width))
                      for layer, width in zip(layers, widths)]
@@ -86,11 +88,11 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
         seconds = time.perf_counter() - started
         dataset.manifest.to_csv(tmp / MANIFEST_FILE, index=False)
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
-        write_json(tmp / "meta.json", {"inputs": list(embed.candidate_inputs), "frames": n_frames,
+        write_json(tmp / "meta.json", {"inputs": list(embed.embedded_inputs), "frames": n_frames,
                                        "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
                                        "precision": embed.embedder.split("-")[1]})
-    n = n_frames * len(embed.candidate_inputs)
-    return (f"{n_frames} frames x {len(embed.candidate_inputs)} inputs ({', '.join(embed.candidate_inputs)}) through "
+    n = n_frames * len(embed.embedded_inputs)
+    return (f"{n_frames} frames x {len(embed.embedded_inputs)} inputs ({', '.join(embed.embedded_inputs)}) through "
             f"{cfg.backbone.name} on {embed.embedder} "
             f"({embed.engine}) in {seconds:.1f} s ({n / max(seconds, 1e-9):.0f} images/s); layers: "
             f"{', '.join(layers)}{checked}")

@@ -9,7 +9,8 @@ of the frames after them. With `extract.every_frame` a 30 fps video gives three 
 0.1 s apart, as play does. The manifest says each frame's clip (`source`), `phase` and `tick`.
 
 One bad frame among thousands does not stop the run: an image that cannot be decoded, a frame a
-video cannot decode, or frames missing from a truncated video are skipped, counted and reported
+video cannot decode or decodes out of time order (damaged timestamps), or frames missing from a
+truncated video are skipped, counted and reported
 (`counts.json`, and the summary line); `extract.strict: true` stops at the first instead. A
 container's frame count is an estimate: a stream that ends within a few frames of it is whole, and
 segments past its last frame are clipped to it (reported, never counted as damage). A file
@@ -54,6 +55,8 @@ class Skips:
             raise DataError(f"{path}: {reason} (extract.strict is true; false skips and counts such frames)")
         entry = self.files.setdefault(str(path), {"frames": 0, "reason": reason})
         entry["frames"] += frames
+        if reason not in entry["reason"].split("; "):
+            entry["reason"] += f"; {reason}"
 
     @property
     def total(self) -> int:
@@ -111,6 +114,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                     if t >= last_end:
                         return  # no later tick can be labelled
             ticks = list(at_ticks(until_the_last_segment(), step))
+            out_of_order = video.dropped
     except VideoError as exc:
         raise DataError(str(exc)) from None
     if not times:
@@ -134,6 +138,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     if not frames:
         raise DataError(f"{path}: no frame could be decoded")
     skips.add(path, undecodable, "frames that cannot be decoded")
+    skips.add(path, out_of_order, "frames decoded out of time order (damaged timestamps)")
     ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, step)
     if times[-1] >= last_end:
         return frames, rows, 0

@@ -1,7 +1,7 @@
 """kombat's benchmarks, side by side in one run: `make bench` (about 15 minutes on 2 cores).
 
     python bench/run.py            # measure, write bench/results.json, print the table
-    python bench/run.py --table    # print the table of the last results (what the README shows)
+    python bench/run.py --table    # print the table of the last results (what docs/performance.md shows)
 
 It clones the project's HEAD into a temporary folder and, there: times `make setup`, then `make demo`
 with each of its stages, a no-op `dvc repro`, each stage again with its peak memory, the embed stage

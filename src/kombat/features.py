@@ -5,7 +5,7 @@
 (Play's single-layer "embedder" is kombat.export's; this module is what the embed stage embeds with.)
 
 float32 gives the Keras embeddings within about 5e-5, about twice as fast as Keras `predict` on
-2 cores; float16 and int8 are options whose effect on the head is measured (README, Performance).
+2 cores; float16 and int8 are options whose effect on the head is measured (docs/embedding.md, docs/performance.md).
 A frame's embedding does not depend on the thread count or on which frames share a call (checked:
 byte-identical), so shards embedded anywhere, by any engine, give the same bytes.
 """

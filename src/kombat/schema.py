@@ -38,11 +38,11 @@ class SynthConfig:
     width: int = MISSING
     height: int = MISSING
     seed: int = MISSING
-    # Difficulty knobs (see README "Synthetic fighters").
+    # Difficulty knobs (docs/synthetic-data.md).
     hard_negative_rate: float = MISSING
     occlusion_rate: float = MISSING
     noise: float = MISSING
-    # Another place (README "Synthetic fighters"): what moves besides the fighter.
+    # Another place (docs/synthetic-data.md): what moves besides the fighter.
     shake: float = MISSING
     sway_rate: float = MISSING
     passerby_rate: float = MISSING

@@ -234,7 +234,7 @@ def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candid
                        f"tags.`{CANDIDATE_TAG}` = 'true' and attributes.status = 'FINISHED'"),
         max_results=5000)
     # Play embeds with a float32 model: a head trained on float16 or int8 embeddings would see other
-    # numbers than it learned from, so those runs are measured (README, Performance) but never packaged.
+    # numbers than it learned from, so those runs are measured (docs/embedding.md) but never packaged.
     return [Candidate(run.info.run_id, run.info.run_name or "", run.data.tags.get("kombat.kind", "?"),
                       run.data.metrics[cfg.package.metric], run.info.start_time)
             for run in runs if cfg.package.metric in run.data.metrics

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -41,3 +42,18 @@ def test_a_split_s_clip_table_counts_copies_frames_and_targets():
     assert table.to_dict("records") == [{"clip": "a.mp4", "actor": "ann", "copies": 2, "frames": 4, "kick": 1,
                                          "punch": 2}]
     assert tracking.clip_table(manifest, "val")["other"].tolist() == [1]
+
+
+def test_only_a_run_that_learned_from_these_embeddings_is_packaged(tmp_path):
+    # A run trained on the square 224 embeddings competes with one on 224x128's: the package may only take
+    # the run whose data_fingerprint is the embeddings now on disk (else its head meets another embedder).
+    (tmp_path / "motion").mkdir()
+    (tmp_path / "manifest.csv").write_text("source\nclip.mp4\n")
+    np.save(tmp_path / "motion" / "conv_pw_13_relu.npy", np.ones((1, 4), np.float32))
+    now = tracking.embeddings_fingerprint(tmp_path, ["motion"], "conv_pw_13_relu")
+    run = {"input": "motion", "layer": "conv_pw_13_relu", "data_fingerprint": now}
+    assert tracking.learned_from(run, tmp_path, {})
+    assert not tracking.learned_from({**run, "data_fingerprint": "0123456789abcdef"}, tmp_path, {})
+    assert not tracking.learned_from({**run, "input": "flow"}, tmp_path, {})  # not embedded here at all
+    np.save(tmp_path / "motion" / "conv_pw_13_relu.npy", np.zeros((1, 4), np.float32))  # embedded again, otherwise
+    assert not tracking.learned_from(run, tmp_path, {})

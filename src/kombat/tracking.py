@@ -13,7 +13,7 @@ import os
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +123,25 @@ def manifest_fingerprint(embeddings_dir: Path) -> str:
     return file_digest(Path(embeddings_dir) / "manifest.csv")
 
 
+def embeddings_fingerprint(embeddings_dir: Path, inputs: Iterable[str], layer: str) -> str | None:
+    """The embedding files a head of these inputs and layer trains on (logged as `data_fingerprint`);
+    None where they are not in `embeddings_dir`."""
+    files = [Path(embeddings_dir) / kind / f"{layer}.npy" for kind in inputs]
+    if not all(path.is_file() for path in files):
+        return None
+    return file_digest(*files, Path(embeddings_dir) / "manifest.csv")
+
+
+def learned_from(params: dict[str, str], embeddings_dir: Path, known: dict) -> bool:
+    """Whether a run's head learned from the embeddings in `embeddings_dir` as they are now: a run on
+    embeddings made otherwise (another backbone input size, gain, ...) would be packaged with an
+    embedder it never saw. `known` caches the fingerprints by (input, layer)."""
+    key = (params.get("input", ""), params.get("layer", ""))
+    if key not in known:
+        known[key] = embeddings_fingerprint(embeddings_dir, key[0].split("+"), key[1])
+    return known[key] is not None and params.get("data_fingerprint") == known[key]
+
+
 def log_candidate(cfg: KombatConfig, head, embeddings_dir: Path) -> None:
     """Log what the package stage needs to rebuild this run's model: its head, its whole config,
     and the fingerprint of the frames it was scored on (only runs on the same frames compete)."""
@@ -224,7 +243,7 @@ def choose_champion(candidates: list[Candidate]) -> Candidate:
     return max(candidates, key=lambda c: (c.metric, c.start_time))
 
 
-def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candidate]:
+def find_candidates(cfg: KombatConfig, manifest_fingerprint: str, embeddings_dir: Path) -> list[Candidate]:
     import mlflow
 
     experiment = experiment_id(cfg)
@@ -235,10 +254,13 @@ def find_candidates(cfg: KombatConfig, manifest_fingerprint: str) -> list[Candid
         max_results=5000)
     # Play embeds with a float32 model: a head trained on float16 or int8 embeddings would see other
     # numbers than it learned from, so those runs are measured (docs/embedding.md) but never packaged.
+    # And only runs whose head learned from these very embeddings.
+    known: dict = {}
     return [Candidate(run.info.run_id, run.info.run_name or "", run.data.tags.get("kombat.kind", "?"),
                       run.data.metrics[cfg.package.metric], run.info.start_time)
             for run in runs if cfg.package.metric in run.data.metrics
-            and run.data.params.get("embedder", "keras-float32").endswith("float32")]
+            and run.data.params.get("embedder", "keras-float32").endswith("float32")
+            and learned_from(run.data.params, embeddings_dir, known)]
 
 
 # Keys added after runs were first logged whose default is not how those runs were made.

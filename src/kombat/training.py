@@ -18,7 +18,7 @@ from kombat.data import balance_mask, clip_starts, window_rows
 from kombat.errors import DataError
 from kombat.metrics import score
 from kombat.schema import KombatConfig
-from kombat.storage import file_digest, read_embeddings, read_manifest
+from kombat.storage import read_embeddings, read_manifest
 
 HEAD_FILE, RUN_FILE = "head.keras", "run.json"  # what the train stage writes into models/
 
@@ -100,8 +100,7 @@ def load_splits(embeddings_dir: Path, cfg: KombatConfig, names=("train", "val", 
 
 def data_fingerprint(embeddings_dir: Path, cfg: KombatConfig) -> str:
     """The embeddings this config trains on (logged as `data_fingerprint`)."""
-    files = [Path(embeddings_dir) / kind / f"{cfg.embed.layer}.npy" for kind in cfg.embed.input_parts]
-    return file_digest(*files, Path(embeddings_dir) / "manifest.csv")
+    return tracking.embeddings_fingerprint(embeddings_dir, cfg.embed.input_parts, cfg.embed.layer)
 
 
 def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:

@@ -118,7 +118,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     from kombat.play import load_model
 
     fingerprint = tracking.manifest_fingerprint(embeddings_dir)
-    candidates = tracking.find_candidates(cfg, fingerprint)
+    candidates = tracking.find_candidates(cfg, fingerprint, embeddings_dir)
     champion = tracking.choose_champion(candidates)
     run_cfg, head = tracking.load_champion(cfg, champion)
 

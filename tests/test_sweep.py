@@ -17,7 +17,7 @@ import pytest
 from .conftest import copy_project, needs_weights, project_env
 
 pytestmark = [needs_weights, pytest.mark.slow]  # sweeps over a built pipeline (make test-all, CI)
-BUILT_WITH = ["data=tiny", "augment.copies=1"]
+BUILT_WITH = ["data=tiny", "augment.copies=1", "embed.candidate_inputs=[motion,flow]"]  # flow embedded too: a sweep over inputs
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,8 @@ def test_a_failing_job_is_failed_and_the_others_go_on(built):
 
 
 def test_sweep_refuses_keys_that_need_new_embeddings(built):
-    out = subprocess.run(["python", "-m", "kombat.sweep", "--multirun", "data=tiny", "augment.copies=3,4"], cwd=built,
+    built_but_copies = [o for o in BUILT_WITH if not o.startswith("augment.copies=")]
+    out = subprocess.run(["python", "-m", "kombat.sweep", "--multirun", *built_but_copies, "augment.copies=3,4"], cwd=built,
                          env=project_env(), capture_output=True, text=True, timeout=600)
     assert out.returncode == 2
     assert "augment.copies=3 but data/embeddings/ was made with augment.copies=1" in out.stderr

@@ -286,6 +286,7 @@ def file_frames(path: str, interval: float, every_frame: bool, stats: Stats
         with video.VideoReader(path) as reader:
             for _, t, frame in video.at_ticks(counted(reader), None if every_frame else interval):
                 yield t, frame, frame is not None  # a frame that failed to decode: no decision
+            stats.dropped = reader.dropped  # and those after the last frame shown
             if not stats.frames:
                 raise PlayError(f"{path}: not a readable video (no frames)")
     except video.VideoError as exc:

@@ -73,12 +73,27 @@ def article_pipeline(seed: int):
     return pipeline
 
 
+def draws(pipeline, copies: int) -> list:
+    """`copies` draws of the pipeline, in order: each a deterministic augmenter that replays itself on
+    every frame it is given (one per copy of a clip)."""
+    return [pipeline.to_deterministic() for _ in range(copies)]
+
+
+def prepare_worker() -> None:
+    """Ready a worker process for apply_draws: imgaug imported through the NumPy 2 patch, and one
+    pipeline built, since some augmenters fill class-level tables in their constructors (the hue
+    table of AddToHueAndSaturation) that unpickled draws expect to find."""
+    article_pipeline(0)
+
+
+def apply_draws(job: tuple[np.ndarray, list]) -> list[np.ndarray]:
+    """One clip's frames (T, H, W, 3) uint8 through each of its draws: one augmented copy per draw, so
+    neighbouring frames share crop, flip, colour and noise, and the motion between them is the
+    fighter's, not the augmenter's. A job for kombat.workers (module level, picklable)."""
+    frames, clip_draws = job
+    return [np.stack([draw.augment_image(frame) for frame in frames]) for draw in clip_draws]
+
+
 def augment_clip(frames: np.ndarray, copies: int, pipeline) -> list[np.ndarray]:
-    """`copies` augmented copies of one clip's frames (T, H, W, 3) uint8. Each copy is ONE draw of the
-    pipeline applied to every frame, so neighbouring frames share crop, flip, colour and noise, and
-    the motion between them is the fighter's, not the augmenter's."""
-    out = []
-    for _ in range(copies):
-        draw = pipeline.to_deterministic()  # the draw replays itself on every call: one per frame
-        out.append(np.stack([draw.augment_image(frame) for frame in frames]))
-    return out
+    """`copies` augmented copies of one clip's frames, drawn from `pipeline` (draws, apply_draws)."""
+    return apply_draws((frames, draws(pipeline, copies)))

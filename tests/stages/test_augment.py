@@ -33,3 +33,18 @@ def test_every_clip_is_copied_each_copy_a_block_in_tick_order():
     assert not np.array_equal(copies, images[8:])  # augmented, the same draw for both of a video's streams
     grid = preview_grid(out, rows=2, copies=3)
     assert grid.shape[1] == 4 * 100 and grid.shape[0] >= 2 * 56
+
+
+def test_the_same_bytes_on_one_core_or_two(monkeypatch):
+    from kombat import workers
+
+    images = np.concatenate([clip_of_a_moving_square(3)] * 3)
+    manifest = pd.DataFrame({"source": np.repeat(["a.mp4", "b.mp4", "c.mp4"], 3), "actor": np.repeat(["a", "b", "c"], 3),
+                             "time": np.tile([0.0, 0.1, 0.2], 3), "tick": np.tile(np.arange(3), 3), "phase": 0,
+                             "label": ["", "punch", "kick"] * 3, "split": "train"})
+    runs = {}
+    for n in (1, 2):
+        monkeypatch.setattr(workers, "cores", lambda n=n: n)
+        runs[n] = augment_dataset(Dataset(images, manifest), copies=2, seed=44)
+    assert np.array_equal(runs[1].images, runs[2].images)  # the draws are made in order, applied anywhere
+    pd.testing.assert_frame_equal(runs[1].manifest, runs[2].manifest)

@@ -41,6 +41,17 @@ def test_every_frame_gives_each_recorded_frame_to_one_tick_stream(cfg, video_raw
         ann[ann.phase == 0]["time"].tolist()
 
 
+def test_videos_read_side_by_side_give_the_same_bytes_as_one_at_a_time(cfg, video_raw_dir, tmp_path, monkeypatch):
+    from kombat import workers
+
+    folders = {}
+    for n in (1, 2):
+        monkeypatch.setattr(workers, "cores", lambda n=n: n)
+        folders[n] = _run(cfg, video_raw_dir, tmp_path / f"cores{n}")
+    for name in ("images.npy", "manifest.csv", "counts.json"):
+        assert (folders[1] / name).read_bytes() == (folders[2] / name).read_bytes()
+
+
 def test_videos_and_annotations_become_labelled_frames(cfg, video_raw_dir, tmp_path):
     out = tmp_path / "frames"
     summary = extract.run(cfg, video_raw_dir, out)

@@ -17,29 +17,32 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from kombat.augment import augment_clip
+from kombat.augment import apply_draws, prepare_worker
 from kombat.cli import stage_main
 from kombat.schema import KombatConfig
 from kombat.storage import Dataset, atomic_dir, read_dataset, write_dataset
+from kombat.workers import in_processes
 
 PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
 
 
 def augment_dataset(dataset: Dataset, copies: int, seed: int) -> Dataset:
     """Every frame as it is (copy 0), then `copies` augmented copies of each clip (a video's tick
-    streams together), each copy a contiguous block in tick order (so a window stays an index range)."""
-    from kombat.augment import article_pipeline
+    streams together), each copy a contiguous block in tick order (so a window stays an index range).
+    The draws are made here, clip by clip in order, and applied on every core (kombat.workers): the
+    same bytes on one core or many."""
+    from kombat.augment import article_pipeline, draws
 
     manifest = dataset.manifest.assign(copy=0)
-    clips = manifest.index.to_series().groupby(manifest["source"], sort=True)
+    clips = [indices.to_numpy() for _, indices in manifest.index.to_series().groupby(manifest["source"], sort=True)]
     pipeline = article_pipeline(seed)
+    jobs = ((np.asarray(dataset.images[indices]), draws(pipeline, copies)) for indices in clips)  # drawn in order
     images, rows = [dataset.images], [manifest]
     with tqdm(total=len(manifest) * copies, desc="augment", unit="img") as progress:
-        for _, indices in clips:
-            clip = np.asarray(dataset.images[indices.to_numpy()])
-            for k, frames in enumerate(augment_clip(clip, copies, pipeline), start=1):
+        for indices, augmented in zip(clips, in_processes(apply_draws, jobs, prepare=prepare_worker)):
+            for k, frames in enumerate(augmented, start=1):
                 images.append(frames)
-                rows.append(manifest.loc[indices.to_numpy()].assign(copy=k))
+                rows.append(manifest.loc[indices].assign(copy=k))
                 progress.update(len(frames))
     return Dataset(np.concatenate(images), pd.concat(rows, ignore_index=True))
 

@@ -37,6 +37,7 @@ from kombat.schema import DataFormat, KombatConfig
 from kombat.storage import Dataset, atomic_dir, write_dataset, write_json
 from kombat.tasks import LABELS
 from kombat.video import TIME_EPS, VideoError, VideoReader, at_ticks, last_shown
+from kombat.workers import in_threads
 
 COUNT_SLACK_FRAMES, COUNT_SLACK_SHARE = 3, 0.01  # see count_slack
 
@@ -57,6 +58,11 @@ class Skips:
         entry["frames"] += frames
         if reason not in entry["reason"].split("; "):
             entry["reason"] += f"; {reason}"
+
+    def merge(self, other: Skips) -> None:
+        """Another file's skips (one video read on its own) into these."""
+        self.files.update(other.files)
+        self.clipped.update(other.clipped)
 
     @property
     def total(self) -> int:
@@ -157,15 +163,25 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
 
 
 def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
+    """Every annotated video's frames, the videos read side by side (each one's decoder is a process of
+    its own, kombat.video), gathered in the annotations' order: the same rows on one core or many."""
     annotations = read_annotations(raw_dir / cfg.data.annotations)
-    images, rows = [], []
-    for video, segments in tqdm(annotations.groupby("video", sort=True), desc="extract", unit="video"):
-        frames, frame_rows, clipped = read_video_frames(raw_dir / video, segments, cfg, skips)
-        actor = str(segments["actor"].iloc[0])
-        images += frames
-        rows += [{"source": video, "actor": actor, **row} for row in frame_rows]
+
+    def read_one(job: tuple[str, pd.DataFrame]) -> tuple[list[np.ndarray], list[dict], Skips]:
+        video, segments = job
+        own = Skips(skips.strict)
+        frames, frame_rows, clipped = read_video_frames(raw_dir / video, segments, cfg, own)
         if clipped:
-            skips.clipped[video] = clipped
+            own.clipped[video] = clipped
+        actor = str(segments["actor"].iloc[0])
+        return frames, [{"source": video, "actor": actor, **row} for row in frame_rows], own
+
+    jobs = list(annotations.groupby("video", sort=True))
+    images, rows = [], []
+    for frames, frame_rows, own in tqdm(in_threads(read_one, jobs), total=len(jobs), desc="extract", unit="video"):
+        images += frames
+        rows += frame_rows
+        skips.merge(own)
     return _dataset(images, rows, cfg)
 
 

@@ -6,8 +6,6 @@ runs the same code as on real recordings. With `data.source: recordings` it writ
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -18,6 +16,7 @@ from kombat.recordings import write_annotations, write_video
 from kombat.schema import DataSource, KombatConfig, SynthConfig
 from kombat.storage import atomic_dir
 from kombat.synth.clips import contact_sheet, render_actor_clip
+from kombat.workers import in_processes
 
 SHEET_COLUMNS = ("punch", "punch", "kick", "kick", "other", "other")
 
@@ -52,14 +51,12 @@ def run(cfg: KombatConfig, out_dir: Path) -> str:
         (tmp / "videos").mkdir()
         jobs = [(synth, name, i, c, str(tmp)) for i, name in enumerate(actor_names(synth))
                 for c in range(synth.clips_per_actor)]
-        workers = min(len(jobs), os.cpu_count() or 1)
         rows: list[dict] = []
         sheet: list[tuple[np.ndarray, str]] = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for clip_rows, samples in pool.map(_render_one, jobs):
-                rows += clip_rows
-                if len(sheet) < 24 and samples:
-                    sheet += samples[:6]
+        for clip_rows, samples in in_processes(_render_one, jobs):  # clips rendered on every core
+            rows += clip_rows
+            if len(sheet) < 24 and samples:
+                sheet += samples[:6]
         annotations = write_annotations(tmp / "annotations.csv", rows)
         grid = contact_sheet(sheet, columns=6, cell=(synth.width // 2, synth.height // 2))
         cv2.imwrite(str(tmp / "contact_sheet.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))

@@ -87,7 +87,7 @@ def test_a_fold_never_scores_an_actor_it_trained_on(tmp_path, cfg):
     cfg = embeddings_project(tmp_path, cfg)
     features, manifest = training.read_features(tmp_path / "data" / "embeddings", cfg)
     for fold in fold_splits(manifest["actor"].tolist(), cfg.split, folds=0):
-        rows = training.target_rows(manifest, crossval.assigned_splits(manifest, fold))
+        rows = training.target_rows(manifest, cfg.balance, crossval.assigned_splits(manifest, fold))
         actors = {name: set(manifest.loc[r, "actor"]) for name, r in rows.items()}
         assert not actors["train"] & actors["test"] and not actors["train"] & actors["val"]
         assert actors["test"] == {a for a, s in fold.items() if s == "test"}
@@ -118,3 +118,19 @@ def test_the_parent_run_holds_the_mean_and_sd_of_its_children(tmp_path, cfg, mon
     saved = json.loads((tmp_path / crossval.OUT).read_text())
     assert saved["macro_f1_mean"] == pytest.approx(parent.data.metrics["macro_f1_mean"]) and len(saved["folds"]) == 5
     assert saved["macro_f1_mean"] > 0.6  # the classes are separable: the folds learned them
+
+
+def test_folds_take_their_training_targets_by_balance_method_from_the_same_embeddings(tmp_path, cfg):
+    cfg = embeddings_project(tmp_path, cfg)  # params.yaml: balance.method cut
+    weigh = dataclasses.replace(cfg, balance=dataclasses.replace(cfg.balance, method="weight"))
+    crossval.check_embeddings(weigh, tmp_path, free=crossval.REBALANCED)  # no new embeddings needed
+    with pytest.raises(Exception, match="balance.method=weight"):
+        crossval.check_embeddings(weigh, tmp_path)  # a sweep, which trains on the stage's targets, refuses
+    _, manifest = training.read_features(tmp_path / "data" / "embeddings", cfg)
+    manifest["label"] = np.where(manifest["tick"] < 10, "kick", manifest["label"])  # kick 30, punch 10, other 20
+    fold = fold_splits(manifest["actor"].tolist(), cfg.split, folds=0)[0]
+    assigned = crossval.assigned_splits(manifest, fold)
+    cut, weighed = (training.target_rows(manifest, c.balance, assigned)["train"] for c in (cfg, weigh))
+    n_train = int(((assigned == "train") & (manifest["label"] != "")).sum())
+    assert len(weighed) == n_train  # every labelled frame of the training actors
+    assert len(cut) == n_train // 2  # of each actor copy's 60 frames, 10 of each class (punch has 10)

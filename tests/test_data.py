@@ -87,18 +87,24 @@ def manifest(counts: dict[str, int], split="train") -> pd.DataFrame:
 def test_balance_cuts_every_class_to_the_smallest():
     frames = pd.concat([manifest({"punch": 5, "kick": 7, "other": 30, "": 4}),
                         manifest({"punch": 1, "kick": 2, "other": 9, "": 3}, "test")], ignore_index=True)
-    keep = balance_mask(frames, ["train"], seed=44)
+    keep = balance_mask(frames, ["train"], seed=44, method="cut")
     assert not keep[(frames["label"] == "").to_numpy()].any()  # unlabelled frames are context, never targets
     kept = frames[keep]
     assert class_counts(kept, "train") == {"punch": 5, "kick": 5, "other": 5}
     assert class_counts(kept, "test") == {"punch": 1, "kick": 2, "other": 9}  # untouched
-    assert np.array_equal(keep, balance_mask(frames, ["train"], seed=44))
-    assert not np.array_equal(keep, balance_mask(frames, ["train"], seed=45))
+    assert np.array_equal(keep, balance_mask(frames, ["train"], seed=44, method="cut"))
+    assert not np.array_equal(keep, balance_mask(frames, ["train"], seed=45, method="cut"))
+
+
+def test_weighing_keeps_every_labelled_frame():
+    frames = manifest({"punch": 5, "kick": 7, "other": 30, "": 4})
+    keep = balance_mask(frames, ["train"], seed=44, method="weight")
+    assert keep.tolist() == (frames["label"] != "").tolist()
 
 
 def test_balance_names_an_empty_class():
     with pytest.raises(DataError, match="no kick frames"):
-        balance_mask(manifest({"punch": 3, "kick": 0, "other": 3}), ["train"], seed=0)
+        balance_mask(manifest({"punch": 3, "kick": 0, "other": 3}), ["train"], seed=0, method="weight")
 
 
 def clips(*lengths: int, copies: int = 0) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from kombat import training
+from kombat.data import class_weights
 
 LABELS = ("punch", "kick", "other")
 
@@ -88,5 +89,7 @@ def test_punch_binary_trains_one_sigmoid_and_reports_two_columns(cfg):
 
 
 def test_class_weights_even_out_an_unbalanced_task():
-    weights = training.class_weights(np.array([0, 0, 0, 1]), 2)
-    assert weights[1] == 3 * weights[0]
+    weights = class_weights([3, 1])
+    assert weights[1] == 3 * weights[0] and 3 * weights[0] + weights[1] == 4  # each class weighs 2 of the 4 rows
+    assert class_weights([5, 5, 5]) == [1.0, 1.0, 1.0]  # after a cut nothing changes
+    assert class_weights([4, 0, 2]) == [0.75, 0.0, 1.5]

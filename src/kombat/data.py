@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from kombat.errors import ConfigError, DataError
-from kombat.schema import SplitConfig
+from kombat.schema import BALANCE_METHODS, SplitConfig
 from kombat.tasks import LABELS
 
 
@@ -78,10 +78,14 @@ def class_counts(manifest: pd.DataFrame, split: str) -> dict[str, int]:
     return {label: int((labels == label).sum()) for label in LABELS}
 
 
-def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int) -> np.ndarray:
+def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int, method: str) -> np.ndarray:
     """Training targets (bool per row): labelled frames, where in each split of `splits` every class is
-    cut to the smallest class's count (the article dropped surplus frames); other splits keep every
-    labelled frame. Unlabelled frames are never targets (they stay as context). Seeded, in row order."""
+    cut to the smallest class's count (method `cut`, as the article dropped surplus frames) or every
+    labelled frame is kept (method `weight`: training weighs the classes instead, class_weights);
+    other splits keep every labelled frame. Unlabelled frames are never targets (they stay as
+    context). Seeded, in row order."""
+    if method not in BALANCE_METHODS:
+        raise ValueError(f"balance method {method!r} is not one of {BALANCE_METHODS}")
     rng = np.random.default_rng(seed)
     keep = manifest["label"].isin(LABELS).to_numpy().copy()
     for split in splits:
@@ -92,12 +96,21 @@ def balance_mask(manifest: pd.DataFrame, splits: list[str], seed: int) -> np.nda
         empty = [label for label, n in counts.items() if n == 0]
         if empty:
             raise DataError(f"split {split!r} has no {', '.join(empty)} frames; every class needs examples")
+        if method == "weight":
+            continue
         target = min(counts.values())
         for label in LABELS:
             rows = np.flatnonzero(in_split & (manifest["label"].to_numpy() == label))
             drop = rng.choice(rows, size=len(rows) - target, replace=False)
             keep[drop] = False
     return keep
+
+
+def class_weights(counts: list[int]) -> list[float]:
+    """Inverse-frequency weights of classes with these target counts (1.0 each when they are equal):
+    each class then weighs as much in the loss as the others; a class without targets weighs 0."""
+    total, present = sum(counts), sum(1 for n in counts if n)
+    return [total / (present * n) if n else 0.0 for n in counts]
 
 
 def clip_starts(manifest: pd.DataFrame) -> np.ndarray:

@@ -81,9 +81,13 @@ class SplitConfig:
     seed: int = MISSING
 
 
+BALANCE_METHODS = ("cut", "weight")  # balance.method (kombat.data.balance_mask)
+
+
 @dataclass
 class BalanceConfig:
     splits: list[str] = MISSING
+    method: str = MISSING
     seed: int = MISSING
 
 
@@ -375,6 +379,8 @@ def _check(cfg: KombatConfig) -> None:
     unknown = set(cfg.balance.splits) - {"train", "val", "test"}
     if unknown:
         raise ConfigError(f"balance.splits has unknown split(s) {sorted(unknown)}")
+    if cfg.balance.method not in BALANCE_METHODS:
+        raise ConfigError(f"balance.method must be one of {list(BALANCE_METHODS)}, got {cfg.balance.method!r}")
 
 
 def validate(raw: DictConfig | dict[str, Any], source: str = "config") -> KombatConfig:

@@ -71,12 +71,13 @@ def _leaves(tree: Any, prefix: str) -> list[tuple[str, Any]]:
     return [(prefix, tree)]
 
 
-def check_embeddings(cfg: KombatConfig, root: Path) -> None:
-    """Stop unless the pipeline's cached embeddings were made with this config's upstream keys and
-    hold `embed.layer`, saying which command makes them."""
+def check_embeddings(cfg: KombatConfig, root: Path, free: tuple[str, ...] = ()) -> None:
+    """Stop unless the pipeline's cached embeddings were made with this config's upstream keys (but the
+    sections in `free`, which the caller does not read from them) and hold `embed.layer`, saying which
+    command makes them."""
     built = schema.to_dict(schema.load(root / "params.yaml"))
     wanted = schema.to_dict(cfg)
-    for section in upstream_keys(root):
+    for section in (key for key in upstream_keys(root) if key.split(".")[0] not in free):
         for key, value in _leaves(_get(wanted, section), section):
             made_with = _get(built, key)
             if value != made_with:

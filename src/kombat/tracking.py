@@ -177,6 +177,7 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "dropout": cfg.head.dropout,
         "standardize": cfg.head.standardize,
         "every_frame": cfg.extract.every_frame,
+        "balance": cfg.balance.method,
         "patience": cfg.train.patience,
         "data_source": cfg.data.source.value,
         "motion_gap": cfg.embed.motion_gap,

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 
 from kombat import heads, tracking
-from kombat.data import balance_mask, clip_starts, window_rows
+from kombat.data import balance_mask, class_weights, clip_starts, window_rows
 from kombat.errors import DataError
 from kombat.metrics import score
-from kombat.schema import KombatConfig
+from kombat.schema import BalanceConfig, KombatConfig
 from kombat.storage import read_embeddings, read_manifest
 
 HEAD_FILE, RUN_FILE = "head.keras", "run.json"  # what the train stage writes into models/
@@ -53,12 +53,12 @@ class Split:
         return self.gather()
 
 
-def target_rows(manifest: pd.DataFrame, assigned: np.ndarray | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+def target_rows(manifest: pd.DataFrame, balance: BalanceConfig, assigned: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each split's target rows. Training: its balanced frames (`target`), every augmented copy. Validation
     and test: every labelled frame of the clips as recorded (copy 0). `assigned` (each row's split, '' for
     none) replaces the manifest's split, as cross-validation's folds do: training then takes
-    the labelled frames of its groups, every class cut to the smallest one's count (seeded), as the
-    balance stage cuts the manifest's training split."""
+    the labelled frames of its groups as the balance stage takes the manifest's training split
+    (`balance.method`, seeded)."""
     labelled = (manifest["label"] != "").to_numpy()
     original = (manifest["copy"] == 0).to_numpy() if "copy" in manifest else np.ones(len(manifest), bool)
     if assigned is None:
@@ -66,7 +66,7 @@ def target_rows(manifest: pd.DataFrame, assigned: np.ndarray | None = None, seed
         train = manifest["target"].astype(bool).to_numpy() if "target" in manifest else labelled
     else:
         split = np.asarray(assigned)
-        train = balance_mask(manifest.assign(split=split), ["train"], seed)
+        train = balance_mask(manifest.assign(split=split), ["train"], balance.seed, balance.method)
     return {"train": np.flatnonzero((split == "train") & train),
             "val": np.flatnonzero((split == "val") & labelled & original),
             "test": np.flatnonzero((split == "test") & labelled & original)}
@@ -82,7 +82,7 @@ def make_splits(features: np.ndarray, manifest: pd.DataFrame, cfg: KombatConfig,
                 assigned: np.ndarray | None = None) -> dict[str, Split]:
     """For each target frame of each split (target_rows), its window of the last `head.window` ticks and its class."""
     starts = clip_starts(manifest)
-    rows = target_rows(manifest, assigned, cfg.balance.seed)
+    rows = target_rows(manifest, cfg.balance, assigned)
     labels = manifest["label"].to_numpy()
     splits = {}
     for name in names:
@@ -103,12 +103,6 @@ def data_fingerprint(embeddings_dir: Path, cfg: KombatConfig) -> str:
     return tracking.embeddings_fingerprint(embeddings_dir, cfg.embed.input_parts, cfg.embed.layer)
 
 
-def class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
-    """Inverse-frequency weights, so an unbalanced task (punch_binary) does not favour the majority."""
-    counts = np.bincount(y, minlength=n_classes).astype(float)
-    return {i: float(len(y) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
-
-
 @dataclass
 class FitResult:
     model: object
@@ -116,7 +110,7 @@ class FitResult:
     best_epoch: int
 
 
-def batches(split: Split, batch_size: int, weights: dict[int, float], seed: int):
+def batches(split: Split, batch_size: int, weights: list[float], seed: int):
     """The training split as a Keras PyDataset: shuffled batches of (windows, classes, class weights),
     gathered as they are needed, in a seeded order that changes every epoch."""
     import keras
@@ -126,7 +120,7 @@ def batches(split: Split, batch_size: int, weights: dict[int, float], seed: int)
             super().__init__()
             self.rng = np.random.default_rng(seed)
             self.order = self.rng.permutation(len(split))
-            self.weight = np.array([weights.get(i, 0.0) for i in range(max(weights) + 1)], np.float32)
+            self.weight = np.array(weights, np.float32)  # each class's weight
 
         def __len__(self) -> int:
             return -(-len(split) // batch_size)
@@ -149,7 +143,8 @@ def fit(cfg: KombatConfig, train: Split, val: Split, callbacks: list | None = No
     seen = train.features[np.unique(train.windows)] if cfg.head.standardize else None  # every row training sees
     model = heads.build(cfg, train.windows.shape[1:] + train.features.shape[1:], seen)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)
-    data = batches(train, cfg.train.batch_size, class_weights(train.y, len(cfg.classes)), cfg.train.seed)
+    weights = class_weights(np.bincount(train.y, minlength=len(cfg.classes)).tolist())  # 1.0 each after a cut
+    data = batches(train, cfg.train.batch_size, weights, cfg.train.seed)
     history = model.fit(data, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
                         callbacks=[stop, *(callbacks or [])], verbose=verbose)
     losses = history.history["val_loss"]

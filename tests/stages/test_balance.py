@@ -1,5 +1,6 @@
-"""The balance stage on a small frames folder: training classes cut to the smallest, nothing else changed,
-the choice seeded, and a split lacking a class stops the stage with its earlier output untouched."""
+"""The balance stage on a small frames folder: training classes cut to the smallest (or every frame kept
+and the classes weighed), nothing else changed, the choice seeded, and a split lacking a class stops
+the stage with its earlier output untouched."""
 
 from __future__ import annotations
 
@@ -60,9 +61,21 @@ def test_training_classes_are_cut_to_the_smallest_and_nothing_else_changes(tmp_p
     assert out.manifest["target"][held_out & labelled].all()  # validation and test keep their natural mix
     assert not out.manifest["target"][~labelled].any()  # unlabelled frames are never targets
     counts = json.loads((tmp_path / "balanced/counts.json").read_text())
-    assert counts == {"before": {"train": {"punch": 4, "kick": 6, "other": 12}},
-                      "after": {"train": {"punch": 4, "kick": 4, "other": 4}}}
-    assert summary == "train: {'punch': 4, 'kick': 6, 'other': 12} -> {'punch': 4, 'kick': 4, 'other': 4}"
+    assert counts == {"method": "cut", "before": {"train": {"punch": 4, "kick": 6, "other": 12}},
+                      "after": {"train": {"punch": 4, "kick": 4, "other": 4}},
+                      "weights": {"train": {"punch": 1.0, "kick": 1.0, "other": 1.0}}}
+    assert summary == "cut: train: {'punch': 4, 'kick': 6, 'other': 12} -> {'punch': 4, 'kick': 4, 'other': 4}"
+
+
+def test_weighing_keeps_every_labelled_training_frame_and_states_the_weights(tmp_path):
+    cfg = with_balance(default_config(), splits=["train"], method="weight", seed=3)
+    frames_folder(tmp_path / "frames")
+    summary = balance.run(cfg, tmp_path / "frames", tmp_path / "balanced")
+    out = read_dataset(tmp_path / "balanced").manifest
+    assert out["target"].to_numpy().tolist() == (out["label"] != "").to_numpy().tolist()
+    weights = json.loads((tmp_path / "balanced/counts.json").read_text())["weights"]["train"]
+    assert weights == {"punch": 22 / 12, "kick": 22 / 18, "other": 22 / 36}  # 4, 6, 12 frames weigh alike
+    assert summary.startswith("weight: ") and "punch 1.83, kick 1.22, other 0.61" in summary
 
 
 def test_the_cut_is_seeded_and_follows_balance_splits(tmp_path):

@@ -49,7 +49,7 @@ def targets_per_class(manifest: pd.DataFrame, split: str) -> dict[str, int]:
 
 
 def test_training_classes_are_cut_to_the_smallest_and_nothing_else_changes(tmp_path):
-    cfg = with_balance(default_config(), splits=["train"], seed=3)
+    cfg = with_balance(default_config(), splits=["train"], method="cut", seed=3)
     frames = read_dataset(frames_folder(tmp_path / "frames"))
     summary = balance.run(cfg, tmp_path / "frames", tmp_path / "balanced")
     out = read_dataset(tmp_path / "balanced")
@@ -85,7 +85,7 @@ def test_the_cut_is_seeded_and_follows_balance_splits(tmp_path):
         balance.run(cfg, tmp_path / "frames", tmp_path / name)
         return read_dataset(tmp_path / name).manifest["target"].to_numpy()
 
-    cfg = with_balance(default_config(), splits=["train"], seed=3)
+    cfg = with_balance(default_config(), splits=["train"], method="cut", seed=3)
     first = chosen(cfg, "a")
     assert np.array_equal(first, chosen(cfg, "b"))
     assert not np.array_equal(first, chosen(with_balance(cfg, seed=4), "c"))  # other frames, same counts

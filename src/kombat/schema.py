@@ -153,6 +153,12 @@ class EmbedConfig:
 
 
 @dataclass
+class PoseConfig:
+    people: int = MISSING
+    models_dir: str = MISSING
+
+
+@dataclass
 class HeadConfig:
     name: str = MISSING
     units: int = MISSING
@@ -245,6 +251,7 @@ class KombatConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -288,6 +295,7 @@ def _check(cfg: KombatConfig) -> None:
         "embed.motion_gap": cfg.embed.motion_gap,
         "embed.motion_gain": cfg.embed.motion_gain,
         "embed.flow_gain": cfg.embed.flow_gain,
+        "pose.people": cfg.pose.people,
     }
     for key, value in positive.items():
         if value <= 0:

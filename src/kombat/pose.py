@@ -309,3 +309,37 @@ class PoseTracker:
         for person, points in enumerate(found):
             out[person] = points[:N_LANDMARKS]
         return out
+
+
+def scaled(landmarks: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]) -> np.ndarray:
+    """Landmarks in the pixels of a frame `from_size` (width, height) -> those of the same frame resized to
+    `to_size` (x and z by the widths' ratio, y by the heights')."""
+    out = np.array(landmarks, dtype=np.float32, copy=True)
+    out[..., [0, 2]] *= to_size[0] / from_size[0]
+    out[..., 1] *= to_size[1] / from_size[1]
+    return out
+
+
+class FramePose:
+    """A full-size BGR frame (as OpenCV and kombat.video decode it) -> its landmarks (people, 33, 5) in the
+    pixels of the model frame `size` (width, height) it is shrunk to, tracked from call to call. Picklable
+    (the models load at the first call), so the video decoder's child process can run it beside the shrink."""
+
+    def __init__(self, models_dir: Path | str, people: int, size: tuple[int, int], threads: int | None = None) -> None:
+        self.models_dir, self.people, self.size, self.threads = Path(models_dir), people, tuple(size), threads
+        self.tracker: PoseTracker | None = None
+
+    def reset(self) -> None:
+        """Forget who was tracked (the next frame is not the one after the last)."""
+        if self.tracker is not None:
+            self.tracker.reset()
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "tracker": None}
+
+    def __call__(self, frame_bgr: np.ndarray) -> np.ndarray:
+        if self.tracker is None:
+            self.tracker = PoseTracker(self.models_dir, self.people, self.threads)
+        height, width = frame_bgr.shape[:2]
+        landmarks = self.tracker(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        return scaled(landmarks, (width, height), self.size)

@@ -103,7 +103,10 @@ class BackboneConfig:
 
 # What the backbone can see of a tick (kombat.frames.input_image): the frame, or how it moved since
 # `motion_gap` ticks: the frame difference, or the optical flow relative to the camera.
-INPUTS = ("still", "motion", "flow")
+IMAGE_INPUTS = ("still", "motion", "flow")
+# What the head can see of a tick: the backbone's embedding of an image input, or the body's pose (BlazePose's
+# landmarks, found on the full-size frame: kombat.pose.pose_features), side by side as `embed.input` a+b says.
+INPUTS = (*IMAGE_INPUTS, "pose")
 RUNTIMES = ("litert", "keras")  # embed.runtime
 PRECISIONS = ("float32", "float16", "int8")  # embed.precision (litert)
 ENGINES = ("local", "ray")  # embed.engine
@@ -150,6 +153,16 @@ class EmbedConfig:
         """What the embed stage embeds: the run's own inputs and the candidates a sweep may name, in INPUTS order."""
         wanted = {*self.input_parts, *self.candidate_inputs}
         return tuple(name for name in INPUTS if name in wanted)
+
+    @property
+    def embedded_images(self) -> tuple[str, ...]:
+        """The embedded inputs the backbone embeds (all but pose)."""
+        return tuple(name for name in self.embedded_inputs if name in IMAGE_INPUTS)
+
+    @property
+    def needs_pose(self) -> bool:
+        """Whether extract finds landmarks (on the full-size frames) and embed turns them into the pose input."""
+        return "pose" in self.embedded_inputs
 
 
 @dataclass

@@ -5,7 +5,9 @@ colour from tick to tick), so motion images and windows of ticks see the fighter
 augmenter. Every frame is kept (copy 0) and followed by its clip's copies. The pipeline trains on
 the training split's copies and scores validation and test on copy 0 only (kombat.training); the
 copies of the other actors are there for cross-validation (kombat.crossval), whose folds train on
-any actor. A preview grid (original then copies) is written for `dvc plots`.
+any actor. A preview grid (original then copies) is written for `dvc plots`. A dataset with landmarks
+(the config embeds pose) gets them moved by the same draw as their frame (kombat.augment), so a
+flipped copy's pose is the flipped fighter's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from kombat.augment import augment_clip
+from kombat.augment import augment_clip, augment_clip_with_landmarks
 from kombat.cli import stage_main
 from kombat.schema import KombatConfig
 from kombat.storage import Dataset, atomic_dir, read_dataset, write_dataset
@@ -27,21 +29,31 @@ PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
 
 def augment_dataset(dataset: Dataset, copies: int, seed: int) -> Dataset:
     """Every frame as it is (copy 0), then `copies` augmented copies of each clip (a video's tick
-    streams together), each copy a contiguous block in tick order (so a window stays an index range)."""
+    streams together), each copy a contiguous block in tick order (so a window stays an index range).
+    Landmarks, when the dataset has them, move with their frames (the same draw: augment_with_landmarks)."""
     from kombat.augment import article_pipeline
 
     manifest = dataset.manifest.assign(copy=0)
     clips = manifest.index.to_series().groupby(manifest["source"], sort=True)
     pipeline = article_pipeline(seed)
     images, rows = [dataset.images], [manifest]
+    landmarks = None if dataset.landmarks is None else [np.asarray(dataset.landmarks)]
     with tqdm(total=len(manifest) * copies, desc="augment", unit="img") as progress:
         for _, indices in clips:
             clip = np.asarray(dataset.images[indices.to_numpy()])
-            for k, frames in enumerate(augment_clip(clip, copies, pipeline), start=1):
+            if landmarks is None:
+                copied = [(frames, None) for frames in augment_clip(clip, copies, pipeline)]
+            else:
+                copied = augment_clip_with_landmarks(clip, np.asarray(dataset.landmarks[indices.to_numpy()]), copies,
+                                                     pipeline)
+            for k, (frames, points) in enumerate(copied, start=1):
                 images.append(frames)
+                if landmarks is not None:
+                    landmarks.append(points)
                 rows.append(manifest.loc[indices.to_numpy()].assign(copy=k))
                 progress.update(len(frames))
-    return Dataset(np.concatenate(images), pd.concat(rows, ignore_index=True))
+    return Dataset(np.concatenate(images), pd.concat(rows, ignore_index=True),
+                   None if landmarks is None else np.concatenate(landmarks))
 
 
 def preview_grid(dataset: Dataset, rows: int, copies: int) -> np.ndarray:

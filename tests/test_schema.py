@@ -59,6 +59,8 @@ def test_pose_combines_with_the_image_inputs_and_only_then_is_found():
     candidate = schema.validate(compose(["embed.candidate_inputs=[pose]"], ROOT / "conf")).embed
     assert candidate.embedded_inputs == ("motion", "pose") and candidate.needs_pose
     assert not schema.validate(compose([], ROOT / "conf")).embed.needs_pose  # the default demo pays nothing
+    photos = schema.validate(compose(["data=folders", "embed.input=still+pose"], ROOT / "conf")).embed
+    assert photos.embedded_inputs == ("still", "pose")  # a photograph's pose needs no frame before it
     with pytest.raises(ConfigError, match="pose.people must be > 0"):
         schema.validate(compose(["pose.people=0"], ROOT / "conf"))
 

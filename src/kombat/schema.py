@@ -324,10 +324,12 @@ def _check(cfg: KombatConfig) -> None:
         unknown_inputs = [name for name in names if name not in INPUTS]
         if unknown_inputs:
             raise ConfigError(f"{key}: unknown input(s) {unknown_inputs}; use {list(INPUTS)} (or a+b for embed.input)")
-    if cfg.data.format is DataFormat.folders and (set(cfg.embed.embedded_inputs) != {"still"} or cfg.head.window > 1):
-        raise ConfigError("data.format folders: an image has no frame before it, so embed.input must be still, "
-                          "embed.candidate_inputs [] or [still], and head.window 1 (conf/data/folders.yaml sets them)")
-    if (set(cfg.embed.input_parts) != {"still"} or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
+    one_frame = {"still", "pose"}  # inputs that need no frame before the tick's own
+    if cfg.data.format is DataFormat.folders and (not set(cfg.embed.embedded_inputs) <= one_frame or cfg.head.window > 1):
+        raise ConfigError("data.format folders: an image has no frame before it, so embed.input must be still (or "
+                          "pose, or still+pose), embed.candidate_inputs [] or [still], and head.window 1 "
+                          "(conf/data/folders.yaml sets them)")
+    if (not set(cfg.embed.input_parts) <= one_frame or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
     choices = {"embed.runtime": (cfg.embed.runtime, RUNTIMES),

@@ -44,10 +44,12 @@ ifeq ($(KERAS_HOME),$(abspath .cache/keras))
 endif
 endif
 
-# BlazePose's two models (docs/pose.md), read out of the mediapipe wheel pip downloads from PyPI into
-# pose.models_dir; a file whose sha256 is not the one kombat.pose.MODELS states stops setup.
+# BlazePose's two models (docs/pose.md), read out of the mediapipe wheel pip downloads from PyPI (or
+# ../shared/pose/'s copy of it, for offline machines) into pose.models_dir; a file whose sha256 is not
+# the one kombat.pose.MODELS states stops setup. Offline with no copy: a note (only the pose input needs them).
+SHARED_POSE_WHEEL := $(firstword $(wildcard ../shared/pose/mediapipe-0.10.21-*.whl))
 pose-models: $(VENV)/.installed
-	@python -m kombat.pose_models
+	@python -m kombat.pose_models --if-reachable $(if $(SHARED_POSE_WHEEL),--wheel $(SHARED_POSE_WHEEL))
 
 system-deps:  ## Xvfb, xdotool and Chromium for the window, key-press and game-page tests (apt-get as root or with sudo; elsewhere those tests are skipped)
 	@command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v chromium >/dev/null || { \

@@ -234,3 +234,13 @@ def test_mirrored_landmarks_are_the_pose_of_the_flipped_frame():
     assert len(swapped) >= 12
     assert np.median(swapped) < 0.03, swapped
     assert np.mean(np.less(swapped, unswapped)) >= 0.8, (swapped, unswapped)
+
+
+def test_an_unreachable_index_is_a_note_for_setup_and_an_error_otherwise(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "no-index").as_uri())  # pip's own setting: an empty index
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    assert pose_models.main(["--models-dir", str(tmp_path / "models")]) == 2
+    assert "kombat pose_models: error: pip download mediapipe==0.10.21" in capsys.readouterr().err
+    assert pose_models.main(["--models-dir", str(tmp_path / "models"), "--if-reachable"]) == 0
+    assert capsys.readouterr().out.startswith("note: BlazePose models not fetched")

@@ -2,6 +2,7 @@
 
     python -m kombat.pose_models              # into params.yaml's pose.models_dir (make setup runs this)
     python -m kombat.pose_models --wheel W.whl  # from a wheel already here (an offline machine)
+    python -m kombat.pose_models --if-reachable # make setup: offline, a note instead of an error
 
 pip downloads the wheel (no install: mediapipe pins a protobuf TensorFlow cannot share), the two
 files are read out of it, and each is kept only if its sha256 is the one kombat.pose.MODELS states.
@@ -58,6 +59,10 @@ def extract_models(wheel: Path, models_dir: Path) -> list[str]:
     return written
 
 
+class Unreachable(DataError):
+    """pip could not download the wheel (no network, no index holding it): nothing was checked or written."""
+
+
 def download_wheel(folder: Path) -> Path:
     """The mediapipe wheel for this machine, downloaded by pip from PyPI (or pip's configured index)."""
     command = [sys.executable, "-m", "pip", "download", WHEEL, "--no-deps", "--only-binary=:all:", "-q",
@@ -66,7 +71,7 @@ def download_wheel(folder: Path) -> Path:
     wheels = sorted(folder.glob("mediapipe-*.whl"))
     if done.returncode != 0 or not wheels:
         last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-        raise DataError(f"pip download {WHEEL}: {last}")
+        raise Unreachable(f"pip download {WHEEL}: {last}")
     return wheels[0]
 
 
@@ -87,10 +92,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--models-dir", type=Path, help="default: params.yaml's pose.models_dir")
     parser.add_argument("--wheel", type=Path, help="a mediapipe wheel already downloaded")
+    parser.add_argument("--if-reachable", action="store_true",
+                        help="a download that fails is a note, not an error (an offline machine: the pose input "
+                             "then stops at extract, saying so); a file with another sha256 is always an error")
     args = parser.parse_args(argv)
     try:
         models_dir = args.models_dir or Path(schema.load(args.params).pose.models_dir)
         print(fetch(models_dir, args.wheel))
+    except Unreachable as exc:
+        if not args.if_reachable:
+            print(f"kombat pose_models: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"note: BlazePose models not fetched ({exc}); the pose input and its tests need them "
+              f"(make pose-models, or ../shared/pose/ holding the {WHEEL} wheel)")
     except KombatError as exc:
         print(f"kombat pose_models: error: {exc}", file=sys.stderr)
         return 2

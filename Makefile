@@ -16,9 +16,9 @@ export KERAS_HOME := $(abspath .cache/keras)
 endif
 endif
 
-.PHONY: setup system-deps demo test test-slow test-all ui params keras-cache clean-outputs play bench record label crossval curve
+.PHONY: setup system-deps demo test test-slow test-all ui params keras-cache pose-models clean-outputs play bench record label crossval curve
 
-setup: $(VENV)/.installed keras-cache
+setup: $(VENV)/.installed keras-cache pose-models
 
 # uv installs the same versions as pip in a fraction of the time (docs/performance.md): setup uses it
 # where it is installed, and pip where it is not or where uv fails (uv does not read pip's config:
@@ -43,6 +43,13 @@ ifeq ($(KERAS_HOME),$(abspath .cache/keras))
 	@cp -n ../shared/keras/models/*.h5 .cache/keras/models/ 2>/dev/null || true
 endif
 endif
+
+# BlazePose's two models (docs/pose.md), read out of the mediapipe wheel pip downloads from PyPI (or
+# ../shared/pose/'s copy of it, for offline machines) into pose.models_dir; a file whose sha256 is not
+# the one kombat.pose.MODELS states stops setup. Offline with no copy: a note (only the pose input needs them).
+SHARED_POSE_WHEEL := $(firstword $(wildcard ../shared/pose/mediapipe-0.10.21-*.whl))
+pose-models: $(VENV)/.installed
+	@python -m kombat.pose_models --if-reachable $(if $(SHARED_POSE_WHEEL),--wheel $(SHARED_POSE_WHEEL))
 
 system-deps:  ## Xvfb, xdotool and Chromium for the window, key-press and game-page tests (apt-get as root or with sudo; elsewhere those tests are skipped)
 	@command -v Xvfb >/dev/null && command -v xdotool >/dev/null && command -v chromium >/dev/null || { \

@@ -14,6 +14,7 @@ Targets live here, in the output, never in timed tests.
     python bench/run.py --only demo    # make setup and make demo in a fresh clone (printed)
     python bench/run.py --only levers  # and then what each lever of the demo's speed saves and costs
     python bench/run.py --only web     # the game page's figures alone, on this checkout's models/package (printed)
+    python bench/run.py --only pose    # BlazePose's time per play tick on rendered fighters (printed)
 """
 
 from __future__ import annotations
@@ -192,6 +193,40 @@ def web_figures(web: dict | None) -> list[dict]:
             figure("game page: play.py's decision on the page's frame p95", web["play_p95_ms"], "ms")]
 
 
+POSE_SIZES = ((320, 180), (1280, 720))  # the synthetic videos' frames; an HD webcam's (the same frames upscaled)
+
+
+def pose_latency(models_dir: Path, ticks: int = 120) -> list[dict]:
+    """BlazePose's time per play tick (kombat.pose.FramePose on the full frame, as play.py calls it): rendered
+    fighters, 4 clips of `ticks` / 4 ticks at 10 fps, tracked from tick to tick, the detector when lost."""
+    import numpy as np
+    import cv2
+
+    from kombat.pose import FramePose
+    from kombat.synth.body import make_actor
+    from kombat.synth.clips import render_clip
+
+    clips = [render_clip(make_actor(f"bench{i}", seed=7000 + i), seed=100 + i, seconds=ticks / 40, fps=10,
+                         size=POSE_SIZES[0], hard_negative_rate=0.5, occlusion_rate=0.0, noise=1.0) for i in range(4)]
+    figures = []
+    for size in POSE_SIZES:
+        times, found, detector = [], 0, 0
+        for clip in clips:
+            find = FramePose(models_dir, 1, (100, 56))
+            for frame in clip.frames:
+                bgr = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), size, interpolation=cv2.INTER_LINEAR)
+                started = time.perf_counter()
+                landmarks = find(bgr)
+                times.append((time.perf_counter() - started) * 1000)
+                found += bool(landmarks[..., 4].any())
+            detector += find.tracker.detector_runs
+        note = (f"{size[0]}x{size[1]}, {len(times)} ticks of 4 rendered clips, a person found in {found}, "
+                f"the detector run on {detector}")
+        figures += [figure(f"play: pose per tick p50 ({size[0]}x{size[1]})", float(np.percentile(times, 50)), "ms", note),
+                    figure(f"play: pose per tick p95 ({size[0]}x{size[1]})", float(np.percentile(times, 95)), "ms")]
+    return figures
+
+
 def fresh_clone() -> tuple[Path, dict]:
     """HEAD cloned into a temporary folder, and an environment without this checkout's venv."""
     work = Path(tempfile.mkdtemp(prefix="kombat-bench-"))
@@ -347,10 +382,16 @@ def table(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", action="store_true", help="print the table of bench/results.json only")
-    parser.add_argument("--only", choices=["demo", "levers", "web"], help="measure only these figures, in a fresh clone "
-                        "(web: on this checkout's models/package; printed, not written to bench/results.json); "
-                        "levers runs the demo first")
+    parser.add_argument("--only", choices=["demo", "levers", "web", "pose"], help="measure only these figures, in a "
+                        "fresh clone (web: on this checkout's models/package, pose: with this checkout's BlazePose "
+                        "models; both printed, not written to bench/results.json); levers runs the demo first")
     args = parser.parse_args(argv)
+    if args.only == "pose":
+        from kombat import schema
+
+        models_dir = ROOT / schema.load(ROOT / "params.yaml").pose.models_dir
+        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": pose_latency(models_dir)}))
+        return 0
     if args.only == "web":
         web = web_latency(sys.executable, ROOT / "models/package", ROOT / "params.yaml", ROOT, dict(os.environ))
         print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": web_figures(web)}))

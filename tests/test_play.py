@@ -106,3 +106,36 @@ def test_smoothing_averages_the_last_decisions_so_one_odd_frame_does_not_fire():
     decisions = [decide(smooth(p), rule) for p in (calm, calm, odd, calm, odd, odd)]
     assert decisions == [None, None, None, None, "punch", "punch"]  # a lone odd frame: no; two in three: yes
     assert np.allclose(Smoother(1)(odd), odd)
+
+
+def test_the_pose_input_is_found_on_the_full_camera_frame(tmp_path):
+    """TickModel's pose input: BlazePose on the full-size frame (a 320x180 rendered fighter), its landmarks in
+    the model frame's pixels, as extract stores them; a head that returns its window shows what it got."""
+    import cv2
+
+    from kombat import pose, pose_models
+    from kombat.play import TickModel, load_model
+    from kombat.synth.body import make_actor
+    from kombat.synth.clips import render_clip
+    from tests.conftest import ROOT
+
+    models = ROOT / ".cache" / "pose"
+    if pose_models.missing_models(models):
+        pytest.skip("BlazePose models not fetched (make setup)")
+    clip = render_clip(make_actor("play", seed=7001), seed=101, seconds=1.0, fps=10, size=(320, 180),
+                       hard_negative_rate=0.5, occlusion_rate=0.0, noise=1.0)
+    model = TickModel(None, lambda window: window, ["pose"], window=2, motion_gap=1, gains={},
+                      find_pose=pose.FramePose(models, 1, (100, 56)))
+    reference, found = pose.FramePose(models, 1, (100, 56)), 0
+    for frame in clip.frames:
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        window = model(cv2.cvtColor(cv2.resize(bgr, (100, 56), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB), bgr)
+        assert window.shape == (2, pose.FEATURES_PER_PERSON)
+        assert np.array_equal(window[-1], pose.pose_features(reference(bgr)))
+        found += bool(window[-1].any())
+    assert found >= len(clip.frames) // 2, found  # the fighter is found on most ticks
+    labels = {"inputs": ["pose"], "window": 1, "motion_gap": 1, "gains": {}, "frame_size": [100, 56], "pose_people": 1}
+    (tmp_path / "embedder.tflite").write_bytes(b"")
+    (tmp_path / "head.tflite").write_bytes(b"")
+    with pytest.raises(PlayError, match="pose_detection.tflite: BlazePose detector model not found"):
+        load_model(tmp_path, "tflite", labels)

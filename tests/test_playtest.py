@@ -74,7 +74,7 @@ def test_the_real_player_fires_at_the_strikes_and_the_play_test_scores_it(packag
 def test_a_player_that_fails_is_an_error_naming_the_video(package, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
-    for name in ("play.py", "frames.py", "lite.py", "video.py", "play.json"):
+    for name in ("play.py", "frames.py", "lite.py", "pose.py", "video.py", "play.json"):
         (broken / name).write_bytes((package / name).read_bytes())  # no labels.json
     video = tmp_path / "clip.mp4"
     write_video(video, coloured_frames(["dark"] * 5), 10)

@@ -49,8 +49,20 @@ def test_the_article_recipe_is_a_few_overrides_away_and_folders_get_it_themselve
 def test_motion_over_images_and_unknown_inputs_are_refused():
     with pytest.raises(ConfigError, match="data.format folders: an image has no frame before it"):
         schema.validate(compose(["data.format=folders"], ROOT / "conf"))
-    with pytest.raises(ConfigError, match=r"embed.input: unknown input\(s\) \['pose'\]"):
-        schema.validate(compose(["embed.input=motion+pose"], ROOT / "conf"))
+    with pytest.raises(ConfigError, match=r"embed.input: unknown input\(s\) \['skeleton'\]"):
+        schema.validate(compose(["embed.input=motion+skeleton"], ROOT / "conf"))
+
+
+def test_pose_combines_with_the_image_inputs_and_only_then_is_found():
+    both = schema.validate(compose(["embed.input=motion+pose"], ROOT / "conf")).embed
+    assert both.input_parts == ("motion", "pose") and both.embedded_images == ("motion",) and both.needs_pose
+    candidate = schema.validate(compose(["embed.candidate_inputs=[pose]"], ROOT / "conf")).embed
+    assert candidate.embedded_inputs == ("motion", "pose") and candidate.needs_pose
+    assert not schema.validate(compose([], ROOT / "conf")).embed.needs_pose  # the default demo pays nothing
+    photos = schema.validate(compose(["data=folders", "embed.input=still+pose"], ROOT / "conf")).embed
+    assert photos.embedded_inputs == ("still", "pose")  # a photograph's pose needs no frame before it
+    with pytest.raises(ConfigError, match="pose.people must be > 0"):
+        schema.validate(compose(["pose.people=0"], ROOT / "conf"))
 
 
 def test_embed_embeds_the_run_s_own_input_and_the_candidates_a_sweep_names():

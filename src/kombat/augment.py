@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from kombat.compat import imgaug
+from kombat.pose import MIRROR
 
 # imgaug's ia.ALL for these parameters, spelled out in a fixed order.
 PAD_MODES = ["constant", "edge", "linear_ramp", "maximum", "mean", "median", "minimum", "reflect", "symmetric", "wrap"]
@@ -97,3 +98,40 @@ def apply_draws(job: tuple[np.ndarray, list]) -> list[np.ndarray]:
 def augment_clip(frames: np.ndarray, copies: int, pipeline) -> list[np.ndarray]:
     """`copies` augmented copies of one clip's frames, drawn from `pipeline` (draws, apply_draws)."""
     return apply_draws((frames, draws(pipeline, copies)))
+
+
+def augment_with_landmarks(draw, frame: np.ndarray, landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One frame (H, W, 3) and its landmarks (people, 33, 5) in its pixels through one deterministic draw, as
+    imgaug keypoints: the same crop, flip, scale, rotation and shear move the image and its landmarks. imgaug
+    moves points, not names: after a flip the left wrist's point is where a right wrist is, so two probe
+    points (left and right of the centre) tell whether the draw flipped, and then left and right swap
+    (kombat.pose.MIRROR). A person not found stays zeros."""
+    ia, _ = imgaug()
+    height, width = frame.shape[:2]
+    points = np.asarray(landmarks, np.float32)[..., :2].reshape(-1, 2)
+    probes = np.array([[width * 0.25, height * 0.5], [width * 0.75, height * 0.5]], np.float32)
+    keypoints = ia.KeypointsOnImage.from_xy_array(np.concatenate([points, probes]), shape=frame.shape)
+    image, moved = draw(image=frame, keypoints=keypoints)
+    xy = moved.to_xy_array()
+    out = np.array(landmarks, np.float32, copy=True)
+    out[..., :2] = xy[:-2].reshape(*out.shape[:-1], 2)
+    if xy[-2, 0] > xy[-1, 0]:  # the probes swapped sides: the draw flipped the frame
+        out = out[..., MIRROR, :]
+    out[~np.asarray(landmarks)[..., 4].any(axis=-1)] = 0
+    return image, out
+
+
+def apply_draws_with_landmarks(job: tuple[np.ndarray, np.ndarray, list]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """apply_draws, the landmarks (T, people, 33, 5) moved with their frames by the same draw."""
+    frames, landmarks, clip_draws = job
+    out = []
+    for draw in clip_draws:
+        pairs = [augment_with_landmarks(draw, frame, points) for frame, points in zip(frames, landmarks)]
+        out.append((np.stack([image for image, _ in pairs]), np.stack([points for _, points in pairs])))
+    return out
+
+
+def augment_clip_with_landmarks(frames: np.ndarray, landmarks: np.ndarray, copies: int,
+                                pipeline) -> list[tuple[np.ndarray, np.ndarray]]:
+    """augment_clip, the landmarks (T, people, 33, 5) moved with their frames by the same draw."""
+    return apply_draws_with_landmarks((frames, landmarks, draws(pipeline, copies)))

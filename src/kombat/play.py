@@ -38,13 +38,15 @@ from pathlib import Path
 import numpy as np
 
 if __package__:  # imported as kombat.play (kombat's own tests and tools)
-    from kombat import frames, lite, video
+    from kombat import frames, lite, pose, video
 else:  # run as a script from a package folder, where the package stage put these beside it
     import frames
     import lite
+    import pose
     import video
 
 HERE = Path(__file__).resolve().parent
+POSE_MODELS_DIR = "pose"  # in the package: BlazePose's two models, when the model sees pose (sha256 checked on load)
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's logs would
 
 
@@ -156,7 +158,7 @@ class Decider:
     def __call__(self, t: float, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
         """(probabilities, smoothed probabilities, action or None) for the frame shown at time t."""
         begun = time.perf_counter()
-        probabilities = self.predict(frames.to_model_frame(frame_bgr, *self.frame_size))
+        probabilities = self.predict(frames.to_model_frame(frame_bgr, *self.frame_size), frame_bgr)
         smoothed = self.smooth(probabilities)
         action = self.trigger.step(t, decide(smoothed, self.rule))
         self.stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
@@ -193,18 +195,29 @@ class TickModel:
     """One decision per tick: the model frame -> its input images (the frame, and/or its motion or flow
     image against the frame `motion_gap` ticks before) -> their embeddings -> the window of the last
     `window` ticks -> probabilities. Ring buffers, so each frame is embedded once; until they fill
-    (the first ticks), the first frame stands in for the missing ones, as in training."""
+    (the first ticks), the first frame stands in for the missing ones, as in training. The pose input is
+    BlazePose's landmarks of the full-size camera frame (`frame_bgr`), tracked from tick to tick
+    (`find_pose`: pose.FramePose), as pose features; given no full frame it looks at the model frame."""
 
-    def __init__(self, embed, head, inputs: list[str], window: int, motion_gap: int, gains: dict[str, float]) -> None:
+    def __init__(self, embed, head, inputs: list[str], window: int, motion_gap: int, gains: dict[str, float],
+                 find_pose=None) -> None:
         self.embed, self.head, self.inputs, self.gains = embed, head, list(inputs), dict(gains)
+        self.find_pose = find_pose
         self.recent_frames: collections.deque = collections.deque(maxlen=motion_gap + 1)
         self.recent_embeddings: collections.deque = collections.deque(maxlen=window)
 
-    def __call__(self, model_frame: np.ndarray) -> np.ndarray:
+    def features(self, kind: str, model_frame: np.ndarray, frame_bgr: np.ndarray | None) -> np.ndarray:
+        if kind == "pose":
+            import cv2
+
+            full = frame_bgr if frame_bgr is not None else cv2.cvtColor(model_frame, cv2.COLOR_RGB2BGR)
+            return pose.pose_features(self.find_pose(full))
+        return self.embed(frames.input_image(kind, self.recent_frames[0], model_frame, self.gains.get(kind, 1.0)))
+
+    def __call__(self, model_frame: np.ndarray, frame_bgr: np.ndarray | None = None) -> np.ndarray:
         self.recent_frames.append(model_frame)
-        self.recent_embeddings.append(np.concatenate([
-            self.embed(frames.input_image(kind, self.recent_frames[0], model_frame, self.gains.get(kind, 1.0)))
-            for kind in self.inputs]))
+        self.recent_embeddings.append(np.concatenate([self.features(kind, model_frame, frame_bgr)
+                                                      for kind in self.inputs]))
         recent = list(self.recent_embeddings)
         window = [recent[0]] * (self.recent_embeddings.maxlen - len(recent)) + recent
         return self.head(np.stack(window).astype(np.float32))
@@ -219,6 +232,16 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
         return found
 
     embedder_path, head_path = path("embedder"), path("head")
+    find_pose = None
+    if "pose" in labels["inputs"]:
+        width, height = labels["frame_size"]
+        models = package / POSE_MODELS_DIR
+        for name in ("detector", "landmarks"):
+            try:
+                pose.model_path(models, name)
+            except pose.PoseModelError as exc:
+                raise PlayError(str(exc)) from None
+        find_pose = pose.FramePose(models, int(labels["pose_people"]), (int(width), int(height)))
     if backend == "keras":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras
@@ -233,7 +256,7 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
     else:
         embed, head = lite.LiteModel(model_path=embedder_path), lite.LiteModel(model_path=head_path)
     return TickModel(embed, head, labels["inputs"], int(labels["window"]), int(labels["motion_gap"]),
-                     {kind: float(gain) for kind, gain in labels["gains"].items()})
+                     {kind: float(gain) for kind, gain in labels["gains"].items()}, find_pose)
 
 
 # ---- the edges: camera or video, keys, window ----------------------------------------------

@@ -107,7 +107,10 @@ class BackboneConfig:
 
 # What the backbone can see of a tick (kombat.frames.input_image): the frame, or how it moved since
 # `motion_gap` ticks: the frame difference, or the optical flow relative to the camera.
-INPUTS = ("still", "motion", "flow")
+IMAGE_INPUTS = ("still", "motion", "flow")
+# What the head can see of a tick: the backbone's embedding of an image input, or the body's pose (BlazePose's
+# landmarks, found on the full-size frame: kombat.pose.pose_features), side by side as `embed.input` a+b says.
+INPUTS = (*IMAGE_INPUTS, "pose")
 RUNTIMES = ("litert", "keras")  # embed.runtime
 PRECISIONS = ("float32", "float16", "int8")  # embed.precision (litert)
 ENGINES = ("local", "ray")  # embed.engine
@@ -154,6 +157,22 @@ class EmbedConfig:
         """What the embed stage embeds: the run's own inputs and the candidates a sweep may name, in INPUTS order."""
         wanted = {*self.input_parts, *self.candidate_inputs}
         return tuple(name for name in INPUTS if name in wanted)
+
+    @property
+    def embedded_images(self) -> tuple[str, ...]:
+        """The embedded inputs the backbone embeds (all but pose)."""
+        return tuple(name for name in self.embedded_inputs if name in IMAGE_INPUTS)
+
+    @property
+    def needs_pose(self) -> bool:
+        """Whether extract finds landmarks (on the full-size frames) and embed turns them into the pose input."""
+        return "pose" in self.embedded_inputs
+
+
+@dataclass
+class PoseConfig:
+    people: int = MISSING
+    models_dir: str = MISSING
 
 
 @dataclass
@@ -249,6 +268,7 @@ class KombatConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     embed: EmbedConfig = field(default_factory=EmbedConfig)
+    pose: PoseConfig = field(default_factory=PoseConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -292,6 +312,7 @@ def _check(cfg: KombatConfig) -> None:
         "embed.motion_gap": cfg.embed.motion_gap,
         "embed.motion_gain": cfg.embed.motion_gain,
         "embed.flow_gain": cfg.embed.flow_gain,
+        "pose.people": cfg.pose.people,
     }
     for key, value in positive.items():
         if value <= 0:
@@ -307,10 +328,12 @@ def _check(cfg: KombatConfig) -> None:
         unknown_inputs = [name for name in names if name not in INPUTS]
         if unknown_inputs:
             raise ConfigError(f"{key}: unknown input(s) {unknown_inputs}; use {list(INPUTS)} (or a+b for embed.input)")
-    if cfg.data.format is DataFormat.folders and (set(cfg.embed.embedded_inputs) != {"still"} or cfg.head.window > 1):
-        raise ConfigError("data.format folders: an image has no frame before it, so embed.input must be still, "
-                          "embed.candidate_inputs [] or [still], and head.window 1 (conf/data/folders.yaml sets them)")
-    if (set(cfg.embed.input_parts) != {"still"} or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
+    one_frame = {"still", "pose"}  # inputs that need no frame before the tick's own
+    if cfg.data.format is DataFormat.folders and (not set(cfg.embed.embedded_inputs) <= one_frame or cfg.head.window > 1):
+        raise ConfigError("data.format folders: an image has no frame before it, so embed.input must be still (or "
+                          "pose, or still+pose), embed.candidate_inputs [] or [still], and head.window 1 "
+                          "(conf/data/folders.yaml sets them)")
+    if (not set(cfg.embed.input_parts) <= one_frame or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "
                           f"({1 / cfg.extract.fps:g}), when the model sees motion or a window of ticks")
     choices = {"embed.runtime": (cfg.embed.runtime, RUNTIMES),

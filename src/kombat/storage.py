@@ -24,22 +24,28 @@ from kombat.errors import DataError
 
 IMAGES_FILE = "images.npy"
 MANIFEST_FILE = "manifest.csv"
+LANDMARKS_FILE = "landmarks.npy"  # only when the config embeds pose: (N, people, 33, 5) float32 (kombat.pose)
 
 
 @dataclass
 class Dataset:
-    """Frames (N, H, W, 3) uint8 RGB and one manifest row per frame."""
+    """Frames (N, H, W, 3) uint8 RGB and one manifest row per frame, and, when the config embeds pose, each
+    frame's BlazePose landmarks in its own pixels (found on the full-size frame: kombat.pose)."""
 
     images: np.ndarray
     manifest: pd.DataFrame
+    landmarks: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if len(self.images) != len(self.manifest):
             raise ValueError(f"{len(self.images)} images but {len(self.manifest)} manifest rows")
+        if self.landmarks is not None and len(self.landmarks) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but {len(self.landmarks)} rows of landmarks")
 
     def select(self, mask: np.ndarray | pd.Series) -> Dataset:
         mask = np.asarray(mask, dtype=bool)
-        return Dataset(self.images[mask], self.manifest[mask].reset_index(drop=True))
+        return Dataset(self.images[mask], self.manifest[mask].reset_index(drop=True),
+                       None if self.landmarks is None else self.landmarks[mask])
 
 
 @contextlib.contextmanager
@@ -83,6 +89,8 @@ def write_dataset(folder: Path, dataset: Dataset) -> None:
     """Write `dataset` into `folder` (call inside `atomic_dir`)."""
     np.save(folder / IMAGES_FILE, np.ascontiguousarray(dataset.images, dtype=np.uint8))
     dataset.manifest.to_csv(folder / MANIFEST_FILE, index=False)
+    if dataset.landmarks is not None:
+        np.save(folder / LANDMARKS_FILE, np.ascontiguousarray(dataset.landmarks, dtype=np.float32))
 
 
 class NpyRows:
@@ -150,7 +158,22 @@ def read_dataset(folder: Path, mmap: bool = False) -> Dataset:
         raise DataError(f"{images_path}: expected (N, H, W, 3) uint8, got {images.shape} {images.dtype}")
     if len(images) != len(manifest):
         raise DataError(f"{folder}: {len(images)} images but {len(manifest)} manifest rows")
-    return Dataset(images, manifest)
+    return Dataset(images, manifest, read_landmarks(folder, len(images), mmap))
+
+
+def read_landmarks(folder: Path, n_frames: int, mmap: bool = False) -> np.ndarray | None:
+    """A dataset folder's landmarks (N, people, 33, 5) float32, or None when it has none."""
+    path = Path(folder) / LANDMARKS_FILE
+    if not path.is_file():
+        return None
+    try:
+        landmarks = np.load(path, mmap_mode="r" if mmap else None)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read: {exc}") from None
+    if landmarks.ndim != 4 or landmarks.shape[0] != n_frames or landmarks.shape[2:] != (33, 5) \
+            or landmarks.dtype != np.float32:
+        raise DataError(f"{path}: expected ({n_frames}, people, 33, 5) float32, got {landmarks.shape} {landmarks.dtype}")
+    return landmarks
 
 
 def file_digest(*paths: Path) -> str:

@@ -5,7 +5,9 @@ colour from tick to tick), so motion images and windows of ticks see the fighter
 augmenter. Every frame is kept (copy 0) and followed by its clip's copies. The pipeline trains on
 the training split's copies and scores validation and test on copy 0 only (kombat.training); the
 copies of the other actors are there for cross-validation (kombat.crossval), whose folds train on
-any actor. A preview grid (original then copies) is written for `dvc plots`.
+any actor. A preview grid (original then copies) is written for `dvc plots`. A dataset with landmarks
+(the config embeds pose) gets them moved by the same draw as their frame (kombat.augment), so a
+flipped copy's pose is the flipped fighter's.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from kombat.augment import apply_draws, prepare_worker
+from kombat.augment import apply_draws, apply_draws_with_landmarks, prepare_worker
 from kombat.cli import stage_main
 from kombat.schema import KombatConfig
 from kombat.storage import Dataset, atomic_dir, read_dataset, write_dataset
@@ -29,22 +31,33 @@ PREVIEW_ROWS, PREVIEW_COPIES = 4, 7
 def augment_dataset(dataset: Dataset, copies: int, seed: int) -> Dataset:
     """Every frame as it is (copy 0), then `copies` augmented copies of each clip (a video's tick
     streams together), each copy a contiguous block in tick order (so a window stays an index range).
-    The draws are made here, clip by clip in order, and applied on every core (kombat.workers): the
-    same bytes on one core or many."""
+    Landmarks, when the dataset has them, move with their frames (the same draw:
+    augment_with_landmarks). The draws are made here, clip by clip in order, and applied on every
+    core (kombat.workers): the same bytes on one core or many."""
     from kombat.augment import article_pipeline, draws
 
     manifest = dataset.manifest.assign(copy=0)
     clips = [indices.to_numpy() for _, indices in manifest.index.to_series().groupby(manifest["source"], sort=True)]
     pipeline = article_pipeline(seed)
-    jobs = ((np.asarray(dataset.images[indices]), draws(pipeline, copies)) for indices in clips)  # drawn in order
+    landmarks = None if dataset.landmarks is None else [np.asarray(dataset.landmarks)]
+    if landmarks is None:
+        work, jobs = apply_draws, ((np.asarray(dataset.images[indices]), draws(pipeline, copies)) for indices in clips)
+    else:
+        work, jobs = apply_draws_with_landmarks, ((np.asarray(dataset.images[indices]),
+                                                   np.asarray(dataset.landmarks[indices]), draws(pipeline, copies))
+                                                  for indices in clips)  # drawn in order, as they are consumed
     images, rows = [dataset.images], [manifest]
     with tqdm(total=len(manifest) * copies, desc="augment", unit="img") as progress:
-        for indices, augmented in zip(clips, in_processes(apply_draws, jobs, prepare=prepare_worker)):
-            for k, frames in enumerate(augmented, start=1):
+        for indices, copied in zip(clips, in_processes(work, jobs, prepare=prepare_worker)):
+            for k, copy in enumerate(copied, start=1):
+                frames, points = copy if landmarks is not None else (copy, None)
                 images.append(frames)
+                if landmarks is not None:
+                    landmarks.append(points)
                 rows.append(manifest.loc[indices].assign(copy=k))
                 progress.update(len(frames))
-    return Dataset(np.concatenate(images), pd.concat(rows, ignore_index=True))
+    return Dataset(np.concatenate(images), pd.concat(rows, ignore_index=True),
+                   None if landmarks is None else np.concatenate(landmarks))
 
 
 def preview_grid(dataset: Dataset, rows: int, copies: int) -> np.ndarray:

@@ -22,7 +22,7 @@ def run(cfg: KombatConfig, frames_dir: Path, out_dir: Path) -> str:
     dataset = read_dataset(frames_dir)
     before = {split: class_counts(dataset.manifest, split) for split in cfg.balance.splits}
     targets = balance_mask(dataset.manifest, cfg.balance.splits, cfg.balance.seed, cfg.balance.method)
-    balanced = Dataset(dataset.images, dataset.manifest.assign(target=targets))
+    balanced = Dataset(dataset.images, dataset.manifest.assign(target=targets), dataset.landmarks)
     after = {split: class_counts(balanced.manifest[targets], split) for split in cfg.balance.splits}
     weights = {split: dict(zip(counts, class_weights(list(counts.values())))) for split, counts in after.items()}
     with atomic_dir(out_dir) as tmp:

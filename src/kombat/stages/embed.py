@@ -7,7 +7,9 @@ camera's own motion removed (kombat.frames.input_image, the function play calls)
 layers come from ONE forward pass, and everything is cached one file per input and layer, so a
 sweep over the embedded inputs, `embed.layer`, the head and its window trains on these files and
 never embeds again. Only the run's own input is embedded by default (half the time of two): a
-sweep or cross-validation over inputs names them in `embed.candidate_inputs` once.
+sweep or cross-validation over inputs names them in `embed.candidate_inputs` once. `pose` is no image:
+it is each frame's BlazePose landmarks (found by extract on the full-size frame, moved by augment with
+its frame) as kombat.pose.pose_features, no backbone involved, cached in the same layout.
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
 (kombat.features, whose runners this stage wires up, and kombat.lite) after checking it against Keras on `embed.check_frames` frames; `keras` runs
@@ -28,11 +30,12 @@ from tqdm import tqdm
 from kombat.backbone import feature_model
 from kombat.cli import stage_main
 from kombat.data import clip_starts, previous_rows
-from kombat.errors import ConfigError
+from kombat.errors import ConfigError, DataError
 from kombat.features import KerasRunner, agreement, check_agreement, embed_local, embed_ray, read_input, to_tflite
 from kombat.lite import LiteModel
+from kombat.pose import FEATURES_PER_PERSON, pose_features
 from kombat.schema import KombatConfig
-from kombat.storage import IMAGES_FILE, MANIFEST_FILE, NpyRows, atomic_dir, read_dataset, write_json
+from kombat.storage import IMAGES_FILE, LANDMARKS_FILE, MANIFEST_FILE, NpyRows, atomic_dir, read_dataset, write_json
 
 
 def shards(n_frames: int, size: int) -> list[tuple[int, int]]:
@@ -52,30 +55,23 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     dataset = read_dataset(augmented_dir, mmap=True)  # the manifest, and the frames' shape (no pages read)
     frames, n_frames = NpyRows(augmented_dir / IMAGES_FILE), len(dataset.images)
     layers = list(cfg.backbone.candidate_layers)
-    reference = feature_model(cfg.backbone, embed, tuple(dataset.images.shape[1:]), layers)
+    if embed.needs_pose and dataset.landmarks is None:
+        raise DataError(f"{augmented_dir}: has no {LANDMARKS_FILE}, but embed.input or embed.candidate_inputs names "
+                        f"pose: run `dvc repro` (extract finds landmarks when the config embeds pose)")
+    checked, widths = "", [0] * len(layers)  # no image input (embed.input pose): no backbone at all
+    if embed.embedded_images:
+        runner, widths, checked = backbone_runner(cfg, out_dir, dataset, frames)
+    started = time.perf_counter()
     previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
     ranges = shards(n_frames, embed.shard_frames)
-    checked = ""
-    if embed.runtime == "litert":
-        inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
-                                 for kind in embed.embedded_inputs for row in check_rows(n_frames, embed.check_frames)])
-        model_content = to_tflite(reference, embed.precision, calibration=inputs)
-        runner = LiteModel(model_content=model_content).batch
-        found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
-        check_agreement(found, embed.precision, embed.tolerance, embed.min_cosine, out_dir)
-        checked = f"; LiteRT {embed.precision} vs Keras on {len(inputs)} check images: {found.describe()}"
-    else:
-        runner = KerasRunner(reference, embed.batch_size)
-    widths = [int(output.shape[-1]) for output in reference.outputs]
-    started = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        for kind in embed.embedded_inputs:
+        for kind in embed.embedded_images:
             (tmp / kind).mkdir()
             files = [NpyRows(tmp / kind / f"{layer}.npy", "w", shape=(n_frames, width))
                      for layer, width in zip(layers, widths)]
             if embed.engine == "ray":
-                pieces = embed_ray(model_content, augmented_dir / IMAGES_FILE, kind, previous, embed.gains.get(kind, 1.0), ranges,
-                                   embed.ray_address, widths)
+                pieces = embed_ray(runner.model_content, augmented_dir / IMAGES_FILE, kind, previous,
+                                   embed.gains.get(kind, 1.0), ranges, embed.ray_address, widths)
             else:
                 pieces = embed_local(runner, frames, kind, previous, embed.gains.get(kind, 1.0), ranges)
             with tqdm(total=n_frames, desc=f"embed {kind}", unit="frame") as progress:
@@ -85,17 +81,63 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
                     progress.update(len(outputs[0]))
             for file in files:
                 file.close()
+        found = ""
+        if embed.needs_pose:
+            found = write_pose(tmp / "pose", np.asarray(dataset.landmarks), layers)
         seconds = time.perf_counter() - started
         dataset.manifest.to_csv(tmp / MANIFEST_FILE, index=False)
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
         write_json(tmp / "meta.json", {"inputs": list(embed.embedded_inputs), "frames": n_frames,
                                        "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
                                        "precision": embed.embedder.split("-")[1]})
-    n = n_frames * len(embed.embedded_inputs)
-    return (f"{n_frames} frames x {len(embed.embedded_inputs)} inputs ({', '.join(embed.embedded_inputs)}) through "
+    n = n_frames * len(embed.embedded_images)
+    return (f"{n_frames} frames x {len(embed.embedded_images)} inputs ({', '.join(embed.embedded_images)}) through "
             f"{cfg.backbone.name} on {embed.embedder} "
             f"({embed.engine}) in {seconds:.1f} s ({n / max(seconds, 1e-9):.0f} images/s); layers: "
-            f"{', '.join(layers)}{checked}")
+            f"{', '.join(layers)}{checked}{found}")
+
+
+def write_pose(folder: Path, landmarks: np.ndarray, layers: list[str]) -> str:
+    """The pose input of every row (kombat.pose.pose_features), one file per layer as every input has, so
+    training, sweeps and fingerprints read it as they read the others; says how many rows found nobody."""
+    folder.mkdir()
+    features = np.stack([pose_features(points) for points in landmarks]) if len(landmarks) else \
+        np.zeros((0, FEATURES_PER_PERSON), np.float32)
+    for layer in layers:
+        np.save(folder / f"{layer}.npy", features.astype(np.float32))
+    nobody = int((~landmarks[..., 4].any(axis=(1, 2))).sum())
+    return f"; pose: {features.shape[1]} values a frame, nobody found in {nobody} of {len(landmarks)} (zeros)"
+
+
+class _Runner:
+    """The backbone's runner with the flatbuffer it runs (Ray's workers rebuild it from that)."""
+
+    def __init__(self, run, model_content: bytes | None) -> None:
+        self.run, self.model_content = run, model_content
+
+    def __call__(self, images: np.ndarray) -> list[np.ndarray]:
+        return self.run(images)
+
+
+def backbone_runner(cfg: KombatConfig, out_dir: Path, dataset, frames) -> tuple[_Runner, list[int], str]:
+    """The backbone's feature model as embed.runtime runs it (LiteRT checked against Keras first), its
+    output widths, and what the check found."""
+    embed = cfg.embed
+    n_frames, layers = len(dataset.images), list(cfg.backbone.candidate_layers)
+    reference = feature_model(cfg.backbone, embed, tuple(dataset.images.shape[1:]), layers)
+    previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
+    checked, model_content = "", None
+    if embed.runtime == "litert":
+        inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
+                                 for kind in embed.embedded_images for row in check_rows(n_frames, embed.check_frames)])
+        model_content = to_tflite(reference, embed.precision, calibration=inputs)
+        runner = LiteModel(model_content=model_content).batch
+        found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
+        check_agreement(found, embed.precision, embed.tolerance, embed.min_cosine, out_dir)
+        checked = f"; LiteRT {embed.precision} vs Keras on {len(inputs)} check images: {found.describe()}"
+    else:
+        runner = KerasRunner(reference, embed.batch_size)
+    return _Runner(runner, model_content), [int(output.shape[-1]) for output in reference.outputs], checked
 
 
 def main(argv: list[str] | None = None) -> int:

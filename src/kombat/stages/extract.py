@@ -8,6 +8,11 @@ of the frames after them. With `extract.every_frame` a 30 fps video gives three 
 (phases), one frame apart, so no recorded frame is thrown away while the model still sees ticks
 0.1 s apart, as play does. The manifest says each frame's clip (`source`), `phase` and `tick`.
 
+When the config embeds pose (`embed.input` or `embed.candidate_inputs`), BlazePose finds each frame's
+landmarks on the full-size decoded frame (a fighter shrunk to 100x56 is too small for it), tracked
+from frame to frame through each video (kombat.pose), and landmarks.npy holds them in the model
+frame's pixels, one row per frame; frames where nobody is found are counted in the summary.
+
 One bad frame among thousands does not stop the run: an image that cannot be decoded, a frame a
 video cannot decode or decodes out of time order (damaged timestamps), or frames missing from a
 truncated video are skipped, counted and reported
@@ -32,6 +37,7 @@ from kombat.cli import stage_main
 from kombat.data import VALIDATION_MEANS, assign_splits, class_counts, label_at, split_unit, split_unit_of
 from kombat.errors import DataError
 from kombat.frames import to_model_frame
+from kombat.pose import FramePose, PoseModelError, model_path
 from kombat.recordings import END_TOLERANCE_S, IMAGE_SUFFIXES, group_of, read_annotations, read_image
 from kombat.schema import DataFormat, KombatConfig
 from kombat.storage import Dataset, atomic_dir, write_dataset, write_json
@@ -93,6 +99,30 @@ def phases_of(video_fps: float, cfg: KombatConfig) -> int:
     return max(1, round(video_fps / cfg.extract.fps))
 
 
+class ModelFrameAndPose:
+    """A decoded BGR frame -> (its model frame, its landmarks in the model frame's pixels): picklable, so the
+    video decoder's child process runs it on every frame in time order (the tracker sees the whole video)."""
+
+    def __init__(self, width: int, height: int, pose: FramePose) -> None:
+        self.width, self.height, self.pose = width, height, pose
+
+    def __call__(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return to_model_frame(frame_bgr, self.width, self.height), self.pose(frame_bgr)
+
+
+def frame_pose(cfg: KombatConfig) -> FramePose | None:
+    """The landmark finder when the config embeds pose (its models checked now: one line if missing or
+    changed), else None."""
+    if not cfg.embed.needs_pose:
+        return None
+    try:
+        for name in ("detector", "landmarks"):
+            model_path(Path(cfg.pose.models_dir), name)
+    except PoseModelError as exc:
+        raise DataError(f"{exc} (pose.models_dir; embed.input or embed.candidate_inputs names pose)") from None
+    return FramePose(cfg.pose.models_dir, cfg.pose.people, (cfg.extract.width, cfg.extract.height))
+
+
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                       skips: Skips) -> tuple[list[np.ndarray], list[dict], int]:
     """The frame shown at each tick (extract.fps) of one video, up to the last one inside a segment, with
@@ -106,7 +136,10 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     last_end = float(segments["end"].max())
     times: list[float] = []  # every frame's time, as decoded
     try:
-        with VideoReader(path, partial(to_model_frame, width=cfg.extract.width, height=cfg.extract.height)) as video:
+        pose = frame_pose(cfg)
+        shrink = (partial(to_model_frame, width=cfg.extract.width, height=cfg.extract.height) if pose is None
+                  else ModelFrameAndPose(cfg.extract.width, cfg.extract.height, pose))
+        with VideoReader(path, shrink) as video:
             promised = video.info.duration
             if promised:
                 refuse_late_segments(path, segments, promised)
@@ -191,13 +224,17 @@ def extract_folders(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
         raise DataError(f"{raw_dir}: missing class folder(s) {missing}; expected punch/, kick/, other/")
     images, rows = [], []
     paths = sorted(p for label in LABELS for p in (raw_dir / label).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    pose = frame_pose(cfg)
     for path in tqdm(paths, desc="extract", unit="image"):
         frame, problem = read_image(path)
         if problem:
             skips.add(path, 1, problem)
             continue
         relative = path.relative_to(raw_dir)
-        images.append(to_model_frame(frame, cfg.extract.width, cfg.extract.height))
+        small = to_model_frame(frame, cfg.extract.width, cfg.extract.height)
+        if pose is not None:
+            pose.reset()  # one photograph each: nobody to track from the one before
+        images.append(small if pose is None else (small, pose(frame)))
         rows.append({"source": relative.as_posix(), "actor": group_of(relative), "time": 0.0, "tick": 0,
                      "phase": 0, "label": relative.parts[0]})
     return _dataset(images, rows, cfg)
@@ -211,7 +248,14 @@ def _dataset(images: list[np.ndarray], rows: list[dict], cfg: KombatConfig) -> D
     groups = manifest["actor" if unit == "actor" else "source"]
     manifest["split"] = groups.map(assign_splits(groups.tolist(), cfg.split, unit))
     check_classes(manifest, unit)
+    if cfg.embed.needs_pose:  # (model frame, landmarks) pairs
+        return Dataset(np.stack([image for image, _ in images]), manifest, np.stack([found for _, found in images]))
     return Dataset(np.stack(images), manifest)
+
+
+def pose_found(landmarks: np.ndarray) -> int:
+    """Frames where BlazePose found at least one person."""
+    return int(landmarks[..., 4].any(axis=(1, 2)).sum())
 
 
 def check_classes(manifest: pd.DataFrame, unit: str = "actor") -> None:
@@ -244,7 +288,10 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
         write_dataset(tmp, dataset)
         write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "split_by": unit,
                                          "validation": VALIDATION_MEANS[unit], "skipped": skips.files,
-                                         "clipped": skips.clipped})
+                                         "clipped": skips.clipped,
+                                         **({"pose": {"frames": len(dataset.landmarks),
+                                                      "found": pose_found(dataset.landmarks)}}
+                                            if dataset.landmarks is not None else {})})
     per_split = "; ".join(f"{split} {sum(c.values())} ({', '.join(f'{k} {v}' for k, v in c.items())})"
                           for split, c in counts.items())
     skipped = (f"; skipped {skips.total} bad frame(s) in {len(skips.files)} file(s), listed in "
@@ -252,6 +299,10 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
     if skips.clipped:
         skipped += (f"; {len(skips.clipped)} video(s) end a few frames before their container's count: segments "
                     f"clipped to the last frame")
+    if dataset.landmarks is not None:
+        found = pose_found(dataset.landmarks)
+        skipped += (f"; pose: nobody found in {len(dataset.landmarks) - found} of {len(dataset.landmarks)} frames "
+                    f"(their pose input is zeros)")
     n_context = int((dataset.manifest["label"] == "").sum())
     return (f"{len(dataset.images)} frames {cfg.extract.width}x{cfg.extract.height} ({n_context} unlabelled, kept as "
             f"context); labelled: {per_split}; split by {unit}: {VALIDATION_MEANS[unit]}{skipped}")

@@ -20,17 +20,18 @@ from pathlib import Path
 
 import numpy as np
 
-from kombat import play_rule, schema, tracking, training
+from kombat import play_rule, pose, schema, tracking, training
 from kombat.cli import stage_main
 from kombat.errors import DataError, KombatError
 from kombat.metrics import confusion, confusion_png
 from kombat.schema import DataFormat, KombatConfig
 from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
+from kombat.play import POSE_MODELS_DIR
 from kombat.storage import atomic_dir, read_dataset, write_json
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
-PLAYER_FILES = ("play.py", "frames.py", "lite.py", "video.py", "web.py")
+PLAYER_FILES = ("play.py", "frames.py", "lite.py", "pose.py", "video.py", "web.py")
 PAGE_DIR = "web"  # the game page's HTML, JS and CSS, which web.py serves
 MODEL_CARD = "model_card.md"  # the package's README.md, a string.Template
 CHECK_FRAMES = 48  # consecutive test ticks on which Keras and TFLite must agree
@@ -93,6 +94,14 @@ def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models
     (folder / "play.json").write_text(json.dumps(settings, indent=2) + "\n")
     for name in PLAYER_FILES:
         shutil.copyfile(KOMBAT_DIR / name, folder / name)
+    if "pose" in run_cfg.embed.input_parts:  # BlazePose's models beside play.py, as extract used them
+        (folder / POSE_MODELS_DIR).mkdir(exist_ok=True)
+        for name in ("detector", "landmarks"):
+            try:
+                source = pose.model_path(Path(cfg.pose.models_dir), name)
+            except pose.PoseModelError as exc:
+                raise DataError(f"{exc} (pose.models_dir)") from None
+            shutil.copyfile(source, folder / POSE_MODELS_DIR / source.name)
     shutil.copytree(KOMBAT_DIR / PAGE_DIR, folder / PAGE_DIR, dirs_exist_ok=True)
 
 
@@ -133,7 +142,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     models = {"embedder": (embedder, to_tflite(embedder)), "head": (play_head, to_tflite(play_head))}
     labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
               "inputs": list(run_cfg.embed.input_parts), "window": run_cfg.head.window,
-              "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains,
+              "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains, "pose_people": run_cfg.pose.people,
               "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}"}
     with tempfile.TemporaryDirectory() as staging:
         staged = Path(staging)

@@ -264,9 +264,38 @@ def _behind_fighter(frame: np.ndarray, scene: Scene, t: float) -> None:
             frame += figure
 
 
+def camera(scene: Scene, t: float) -> np.ndarray | None:
+    """The 2x3 affine the camera applies to the drawn room and fighter at t (tilt; shake's shift, roll
+    and zoom), or None when it applies none."""
+    height, width = scene.background.shape[:2]
+    if scene.unrest is not None and scene.unrest.shake is not None:  # the whole picture moves: room and fighter
+        dx, dy, roll = scene.unrest.shake[scene.unrest.frame(t)]
+        view = cv2.getRotationMatrix2D((width / 2, height / 2), scene.tilt + roll, scene.unrest.zoom)
+        view[:, 2] += (dx, dy)
+        return view
+    if scene.tilt:
+        return cv2.getRotationMatrix2D((width / 2, height / 2), scene.tilt, 1.0)
+    return None
+
+
+def seen_joints(joints: Joints, scene: Scene, t: float) -> Joints:
+    """Joints as drawn (render_frame's) -> where they are in the frame the camera gives at t."""
+    view = camera(scene, t)
+    if view is None:
+        return joints
+
+    def at(point: np.ndarray) -> np.ndarray:
+        return view[:, :2] @ point + view[:, 2]
+
+    return Joints(at(joints.pelvis), at(joints.neck), at(joints.head),
+                  *({side: at(point) for side, point in part.items()}
+                    for part in (joints.shoulders, joints.elbows, joints.hands, joints.hips, joints.knees, joints.feet)))
+
+
 def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.random.Generator,
                  previous: Joints | None = None) -> tuple[np.ndarray, Joints]:
-    """One webcam frame (RGB uint8) of `actor` in `pose` at time t, and the joints in pixels."""
+    """One webcam frame (RGB uint8) of `actor` in `pose` at time t, and the joints in pixels as drawn (before
+    the camera tilts or shakes the picture: `seen_joints` says where they are in the frame)."""
     height, width = scene.background.shape[:2]
     figure, alpha, joints = draw_figure(actor, pose, scene, (width, height))
     if previous is not None:
@@ -302,14 +331,9 @@ def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.rando
     if scene.unrest is not None and scene.unrest.light is not None:
         light *= scene.unrest.light[scene.unrest.frame(t)]
     frame *= (light * np.array(scene.tint)).astype(np.float32)
-    if scene.unrest is not None and scene.unrest.shake is not None:  # the whole picture moves: room and fighter
-        dx, dy, roll = scene.unrest.shake[scene.unrest.frame(t)]
-        camera = cv2.getRotationMatrix2D((width / 2, height / 2), scene.tilt + roll, scene.unrest.zoom)
-        camera[:, 2] += (dx, dy)
-        frame = cv2.warpAffine(frame, camera, (width, height), borderMode=cv2.BORDER_REFLECT)
-    elif scene.tilt:
-        rotation = cv2.getRotationMatrix2D((width / 2, height / 2), scene.tilt, 1.0)
-        frame = cv2.warpAffine(frame, rotation, (width, height), borderMode=cv2.BORDER_REFLECT)
+    view = camera(scene, t)
+    if view is not None:
+        frame = cv2.warpAffine(frame, view, (width, height), borderMode=cv2.BORDER_REFLECT)
     frame += rng.standard_normal(size=frame.shape, dtype=np.float32) * np.float32(scene.noise_sigma)
     frame = np.clip(frame, 0, 255).astype(np.uint8)
     ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])

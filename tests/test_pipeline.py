@@ -187,3 +187,33 @@ def check_solo_validation_is_said(project: Path, counts: dict) -> None:
     summary = subprocess.run(["python", "-m", "kombat.summary"], cwd=project, env=project_env(), capture_output=True,
                              text=True, check=True).stdout
     assert f"split by take: {said}" in summary
+
+
+@needs_weights
+def test_the_pose_input_runs_through_package_and_plays(tmp_path):
+    """embed.input=motion+pose on small, easy 320x180 fighters: landmarks found at extract, the package carries
+    BlazePose's models, and play.py finds the pose on the video's full frames (skipped without the models)."""
+    from kombat import pose_models
+
+    from .conftest import ROOT
+
+    models = ROOT / ".cache" / "pose"
+    if pose_models.missing_models(models):
+        pytest.skip("BlazePose models not fetched (make setup)")
+    project = copy_project(tmp_path / "kombat")
+    subprocess.run(["python", "-m", "kombat.compose", "data=tiny", "data.synth.actors=6", "data.synth.clip_seconds=12",
+                    "data.synth.width=320", "data.synth.height=180", "data.synth.noise=0", "data.synth.occlusion_rate=0",
+                    "data.synth.hard_negative_rate=0", "augment.copies=1", "train.epochs=5", "embed.input=motion+pose",
+                    f"pose.models_dir={models}"], cwd=project, env=project_env(), check=True, capture_output=True)
+    assert repro(project) == ["synth", "extract", "balance", "augment", "embed", "train", "evaluate", "package"]
+    counts = json.loads((project / "data/frames/counts.json").read_text())["pose"]
+    assert counts["found"] >= 0.9 * counts["frames"]  # measured: 1409 of 1438 on these fighters
+    package = project / "models/package"
+    assert {p.name for p in (package / "pose").iterdir()} == {"pose_detection.tflite", "pose_landmark_full.tflite"}
+    labels = json.loads((package / "labels.json").read_text())
+    assert labels["inputs"] == ["motion", "pose"] and labels["pose_people"] == 1
+    video = sorted((project / "data/synthetic/videos").glob("*.mp4"))[0]
+    played = subprocess.run(["python", "play.py", "--source", str(video), "--keys", "off", "--json"], cwd=package,
+                            env=project_env(), capture_output=True, text=True, timeout=300)
+    assert played.returncode == 0, played.stderr[-2000:]
+    assert len([line for line in played.stdout.splitlines() if line.startswith("{")]) >= 100

@@ -121,7 +121,7 @@ def test_the_parent_run_holds_the_mean_and_sd_of_its_children(tmp_path, cfg, mon
 
 
 def test_folds_take_their_training_targets_by_balance_method_from_the_same_embeddings(tmp_path, cfg):
-    cfg = embeddings_project(tmp_path, cfg)  # params.yaml: balance.method cut
+    cfg = embeddings_project(tmp_path, dataclasses.replace(cfg, balance=dataclasses.replace(cfg.balance, method="cut")))
     weigh = dataclasses.replace(cfg, balance=dataclasses.replace(cfg.balance, method="weight"))
     crossval.check_embeddings(weigh, tmp_path, free=crossval.REBALANCED)  # no new embeddings needed
     with pytest.raises(Exception, match="balance.method=weight"):

@@ -58,3 +58,17 @@ def test_the_saved_model_plays_a_clip_as_play_py_does_and_each_clip_afresh(tmp_p
     second = model.predict(clip(["blue", "dark", "dark", "dark"]))
     assert second.argmax(axis=1).tolist() == [1, 1, 1, 2]
     assert np.allclose(model.predict(frames), probabilities)
+
+
+def test_a_pose_champion_refuses_model_frames_and_says_how_to_play_it(tmp_path, isolated_imports):
+    import mlflow
+    import pytest
+
+    package = colour_package(tmp_path / "package", window=3)
+    labels = json.loads((package / "labels.json").read_text())
+    (package / "labels.json").write_text(json.dumps({**labels, "inputs": [*labels["inputs"], "pose"]}))
+    saved = tmp_path / "model"
+    mlflow.pyfunc.save_model(saved, python_model=str(KOMBAT_DIR / "mlflow_model.py"),
+                             artifacts={"package": str(package)}, pip_requirements=[])
+    with pytest.raises(Exception, match="sees pose, found on the full-size camera frame"):
+        mlflow.pyfunc.load_model(str(saved)).predict(clip(["red", "dark"]))

@@ -29,6 +29,9 @@ class PackagedPlayer(mlflow.pyfunc.PythonModel):
         import json
 
         labels = json.loads((self.package / "labels.json").read_text())
+        if "pose" in labels["inputs"]:  # BlazePose needs the full camera frame; this model is given model frames
+            raise ValueError("this champion sees pose, found on the full-size camera frame, which a clip of model "
+                             "frames does not hold: play it with the package's play.py (docs/pose.md)")
         tick_model = self.play.load_model(self.package, "tflite", labels)  # fresh buffers for each clip
         return np.stack([tick_model(np.asarray(frame, dtype=np.uint8)) for frame in np.asarray(model_input)])
 

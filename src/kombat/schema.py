@@ -331,7 +331,7 @@ def _check(cfg: KombatConfig) -> None:
     one_frame = {"still", "pose"}  # inputs that need no frame before the tick's own
     if cfg.data.format is DataFormat.folders and (not set(cfg.embed.embedded_inputs) <= one_frame or cfg.head.window > 1):
         raise ConfigError("data.format folders: an image has no frame before it, so embed.input must be still (or "
-                          "pose, or still+pose), embed.candidate_inputs [] or [still], and head.window 1 "
+                          "pose, or still+pose), embed.candidate_inputs among still and pose, and head.window 1 "
                           "(conf/data/folders.yaml sets them)")
     if (not set(cfg.embed.input_parts) <= one_frame or cfg.head.window > 1) and abs(cfg.play.interval_s * cfg.extract.fps - 1) > 1e-6:
         raise ConfigError(f"play.interval_s ({cfg.play.interval_s:g}) must be one tick, 1 / extract.fps "

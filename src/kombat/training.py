@@ -143,7 +143,7 @@ def fit(cfg: KombatConfig, train: Split, val: Split, callbacks: list | None = No
     seen = train.features[np.unique(train.windows)] if cfg.head.standardize else None  # every row training sees
     model = heads.build(cfg, train.windows.shape[1:] + train.features.shape[1:], seen)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)
-    weights = class_weights(np.bincount(train.y, minlength=len(cfg.classes)).tolist())  # 1.0 each after a cut
+    weights = class_weights(np.bincount(train.y, minlength=len(cfg.classes)).tolist())  # the task's classes (punch_binary's 2)
     data = batches(train, cfg.train.batch_size, weights, cfg.train.seed)
     history = model.fit(data, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
                         callbacks=[stop, *(callbacks or [])], verbose=verbose)

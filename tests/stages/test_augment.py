@@ -10,7 +10,7 @@ from kombat.data import clip_starts
 from kombat.stages.augment import augment_dataset, preview_grid
 from kombat.storage import Dataset
 
-from ..test_augment import clip_of_a_moving_square
+from ..test_augment import _landmarks, clip_of_a_moving_square
 
 
 def test_every_clip_is_copied_each_copy_a_block_in_tick_order():
@@ -39,12 +39,17 @@ def test_the_same_bytes_on_one_core_or_two(monkeypatch):
     from kombat import workers
 
     images = np.concatenate([clip_of_a_moving_square(3)] * 3)
+    points = _landmarks(9)  # the pose input's landmarks travel to the workers with their frames
     manifest = pd.DataFrame({"source": np.repeat(["a.mp4", "b.mp4", "c.mp4"], 3), "actor": np.repeat(["a", "b", "c"], 3),
                              "time": np.tile([0.0, 0.1, 0.2], 3), "tick": np.tile(np.arange(3), 3), "phase": 0,
                              "label": ["", "punch", "kick"] * 3, "split": "train"})
     runs = {}
     for n in (1, 2):
         monkeypatch.setattr(workers, "cores", lambda n=n: n)
-        runs[n] = augment_dataset(Dataset(images, manifest), copies=2, seed=44)
+        runs[n] = augment_dataset(Dataset(images, manifest, points), copies=2, seed=44)
+        runs[f"{n} no landmarks"] = augment_dataset(Dataset(images, manifest), copies=2, seed=44)
     assert np.array_equal(runs[1].images, runs[2].images)  # the draws are made in order, applied anywhere
+    assert np.array_equal(runs[1].landmarks, runs[2].landmarks) and len(runs[2].landmarks) == 27
+    assert np.array_equal(runs["1 no landmarks"].images, runs["2 no landmarks"].images)
+    assert np.array_equal(runs[2].images, runs["2 no landmarks"].images)  # landmarks never change the frames
     pd.testing.assert_frame_equal(runs[1].manifest, runs[2].manifest)

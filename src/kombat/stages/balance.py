@@ -4,7 +4,8 @@
 frames (mostly `other`) stop being training targets, chosen at random with a fixed seed, and stay
 in the data as context for the frames after them (the `target` column says which rows the head
 trains on). `weight`: every labelled frame is a target and training weighs each class by its
-inverse frequency (kombat.data.class_weights; counts.json states the weights). Validation and
+inverse frequency (kombat.data.class_weights; counts.json states them per label, as the
+three-class task weighs them; training weighs the task's own classes, punch_binary's two, alike). Validation and
 test keep their natural mix and are scored with class-balanced metrics instead.
 """
 

@@ -102,7 +102,7 @@ def write_pose(folder: Path, landmarks: np.ndarray, layers: list[str]) -> str:
     training, sweeps and fingerprints read it as they read the others; says how many rows found nobody."""
     folder.mkdir()
     features = np.stack([pose_features(points) for points in landmarks]) if len(landmarks) else \
-        np.zeros((0, FEATURES_PER_PERSON), np.float32)
+        np.zeros((0, landmarks.shape[1] * FEATURES_PER_PERSON), np.float32)
     for layer in layers:
         np.save(folder / f"{layer}.npy", features.astype(np.float32))
     nobody = int((~landmarks[..., 4].any(axis=(1, 2))).sum())

@@ -101,7 +101,10 @@ def phases_of(video_fps: float, cfg: KombatConfig) -> int:
 
 class ModelFrameAndPose:
     """A decoded BGR frame -> (its model frame, its landmarks in the model frame's pixels): picklable, so the
-    video decoder's child process runs it on every frame in time order (the tracker sees the whole video)."""
+    video decoder's child process runs it on every frame in time order (the tracker sees the whole video).
+    Note: here the tracker follows the person from one recorded frame to the next (33 ms at 30 fps), while
+    play tracks from tick to tick (100 ms), so in play a fast move loses the person, and runs the
+    detector, more often than in training (docs/pose.md)."""
 
     def __init__(self, width: int, height: int, pose: FramePose) -> None:
         self.width, self.height, self.pose = width, height, pose
@@ -120,7 +123,8 @@ def frame_pose(cfg: KombatConfig) -> FramePose | None:
             model_path(Path(cfg.pose.models_dir), name)
     except PoseModelError as exc:
         raise DataError(f"{exc} (pose.models_dir; embed.input or embed.candidate_inputs names pose)") from None
-    return FramePose(cfg.pose.models_dir, cfg.pose.people, (cfg.extract.width, cfg.extract.height))
+    # One LiteRT thread a decoder: extract already reads a video per core (in_threads).
+    return FramePose(cfg.pose.models_dir, cfg.pose.people, (cfg.extract.width, cfg.extract.height), threads=1)
 
 
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,

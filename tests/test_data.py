@@ -14,6 +14,7 @@ from kombat.data import (
     class_counts,
     clip_starts,
     label_at,
+    labels_at,
     previous_rows,
     split_unit,
     split_unit_of,
@@ -37,6 +38,15 @@ def test_label_at_is_start_inclusive_end_exclusive():
     assert label_at(segments, 1.0) is None  # between segments: not used
     assert label_at(segments, 1.5) == "kick"
     assert label_at(segments, 2.0) is None
+
+
+def test_labels_at_labels_every_time_start_inclusive_end_exclusive():
+    segments = table([("v", 0.0, 1.0, "punch", "a"), ("v", 1.5, 2.0, "kick", "a"), ("v", 2.0, 2.4, "other", "a")])
+    times = [-0.1, 0.0, 0.5, 0.9999, 1.0, 1.2, 1.5, 1.99, 2.0, 2.3, 2.4, 5.0]
+    assert labels_at(segments, times) == [None, "punch", "punch", "punch", None, None, "kick", "kick", "other",
+                                          "other", None, None]
+    assert labels_at(segments, []) == []
+    assert labels_at(segments.iloc[:0], [0.5]) == [None]
 
 
 def test_assign_splits_by_actor_is_seeded_and_complete():

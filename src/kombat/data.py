@@ -13,10 +13,17 @@ from kombat.schema import BALANCE_METHODS, SplitConfig
 from kombat.tasks import LABELS
 
 
+def labels_at(segments: pd.DataFrame, times) -> list[str | None]:
+    """For each time, the label of the (first) segment holding it (start inclusive, end exclusive), else None."""
+    t = np.asarray(times, dtype=float)[:, None]
+    inside = (segments["start"].to_numpy(float) <= t + 1e-9) & (t < segments["end"].to_numpy(float) - 1e-9)
+    labels = segments["label"].astype(str).to_numpy()
+    return [str(labels[row.argmax()]) if row.any() else None for row in inside]
+
+
 def label_at(segments: pd.DataFrame, t: float) -> str | None:
     """The label of the segment holding time t (start inclusive, end exclusive), else None."""
-    hit = segments[(segments["start"] <= t + 1e-9) & (t < segments["end"] - 1e-9)]
-    return str(hit["label"].iloc[0]) if len(hit) else None
+    return labels_at(segments, [t])[0]
 
 
 MIN_GROUPS = 3  # train, val, test: one group each at least

@@ -34,7 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from kombat.cli import stage_main
-from kombat.data import VALIDATION_MEANS, assign_splits, class_counts, label_at, split_unit, split_unit_of
+from kombat.data import VALIDATION_MEANS, assign_splits, class_counts, labels_at, split_unit, split_unit_of
 from kombat.errors import DataError
 from kombat.frames import to_model_frame
 from kombat.pose import FramePose, PoseModelError, model_path
@@ -164,8 +164,8 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
         raise DataError(f"{path}: has no frames")
     by_phase: list[tuple[list, list]] = [([], []) for _ in range(phases)]
     undecodable = 0
-    for fine_tick, t, frame in ticks:
-        label = label_at(segments, t) or ""
+    for (fine_tick, t, frame), label in zip(ticks, labels_at(segments, [t for _, t, _ in ticks])):
+        label = label or ""
         if frame is None:
             undecodable += bool(label)
             continue
@@ -186,8 +186,8 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     if times[-1] >= last_end:
         return frames, rows, 0
     # The stream ended before the last segment: its labelled ticks from there on have no frame.
-    beyond = sum(1 for k in range(len(ticks), math.ceil(last_end / step) + 1)
-                 if k * step < last_end and label_at(segments, k * step))
+    later = [k * step for k in range(len(ticks), math.ceil(last_end / step) + 1) if k * step < last_end]
+    beyond = sum(1 for label in labels_at(segments, later) if label)
     if not promised:  # the container does not say how long it is (a browser's WebM): the stream does
         refuse_late_segments(path, segments, ended)
         return frames, rows, beyond

@@ -73,6 +73,7 @@ def embeddings_project(tmp_path, cfg) -> tuple[schema.KombatConfig, object]:
         head=dataclasses.replace(cfg.head, name="dense", units=8, window=1),
         train=dataclasses.replace(cfg.train, epochs=8, patience=3, lr=0.01),
         crossval=dataclasses.replace(cfg.crossval, folds=0),  # leave one actor out
+        augment=dataclasses.replace(cfg.augment, splits=["train", "val", "test"]),  # every actor's copies, as made
         mlflow=dataclasses.replace(cfg.mlflow, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db"))
     folder = tmp_path / "data" / "embeddings"
     (folder / "motion").mkdir(parents=True)
@@ -118,6 +119,15 @@ def test_the_parent_run_holds_the_mean_and_sd_of_its_children(tmp_path, cfg, mon
     saved = json.loads((tmp_path / crossval.OUT).read_text())
     assert saved["macro_f1_mean"] == pytest.approx(parent.data.metrics["macro_f1_mean"]) and len(saved["folds"]) == 5
     assert saved["macro_f1_mean"] > 0.6  # the classes are separable: the folds learned them
+
+
+def test_crossval_refuses_embeddings_with_copies_of_the_training_actors_only(tmp_path, cfg):
+    cfg = embeddings_project(tmp_path, cfg)
+    only_train = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, splits=["train"]))
+    with pytest.raises(Exception, match=r"augment.splits is \['train'\]: the val/test actors have no augmented copies"):
+        crossval.crossvalidate(only_train, tmp_path, [], curve=False)
+    assert not (tmp_path / crossval.OUT).exists()
+    crossval.check_copies(dataclasses.replace(only_train, augment=dataclasses.replace(only_train.augment, copies=0)))
 
 
 def test_folds_take_their_training_targets_by_balance_method_from_the_same_embeddings(tmp_path, cfg):

@@ -104,6 +104,7 @@ def test_bad_enum_names_the_key():
         ("embed", "layer", "conv_pw_3_relu", "embed.layer"),
         ("train", "lr", 0.0, "train.lr"),
         ("augment", "copies", -1, "augment.copies"),
+        ("augment", "splits", ["train", "holdout"], "augment.splits"),
         ("split", "test_fraction", 1.5, "split.test_fraction"),
     ],
 )

@@ -82,9 +82,21 @@ def run_fold(cfg: KombatConfig, features: np.ndarray, manifest: pd.DataFrame, gr
     return scores
 
 
+def check_copies(cfg: KombatConfig) -> None:
+    """Stop unless every split's clips have their augmented copies: a fold trains on any actor, and one
+    trained on copies of some actors only would not score the config it names."""
+    missing = [split for split in ("train", "val", "test") if split not in cfg.augment.splits]
+    if cfg.augment.copies and missing:
+        raise KombatError(
+            f"augment.splits is {list(cfg.augment.splits)}: the {'/'.join(missing)} actors have no augmented copies, "
+            f"and a fold trains on any actor: run `python -m kombat.compose augment.splits=[train,val,test] && dvc "
+            f"repro embed` first (the pipeline's own model does not change: its training clips' copies stay the same)")
+
+
 def crossvalidate(cfg: KombatConfig, root: Path, overrides: list[str], curve: bool, out: Path = OUT) -> str:
     import mlflow
 
+    check_copies(cfg)
     check_embeddings(cfg, root, free=REBALANCED)
     features, manifest = training.read_features(root / EMBEDDINGS_DIR, cfg)
     unit = split_unit_of(manifest)

@@ -95,6 +95,7 @@ class BalanceConfig:
 class AugmentConfig:
     copies: int = MISSING
     seed: int = MISSING
+    splits: list[str] = MISSING
 
 
 @dataclass
@@ -319,6 +320,9 @@ def _check(cfg: KombatConfig) -> None:
             raise ConfigError(f"{key} must be > 0, got {value}")
     if cfg.augment.copies < 0:
         raise ConfigError(f"augment.copies must be >= 0, got {cfg.augment.copies}")
+    unknown = set(cfg.augment.splits) - {"train", "val", "test"}
+    if unknown:
+        raise ConfigError(f"augment.splits has unknown split(s) {sorted(unknown)}")
     if cfg.embed.layer not in cfg.backbone.candidate_layers:
         raise ConfigError(
             f"embed.layer {cfg.embed.layer!r} is not in backbone.candidate_layers "

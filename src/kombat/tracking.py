@@ -170,6 +170,7 @@ def run_params(cfg: KombatConfig) -> dict[str, Any]:
         "batch_size": cfg.train.batch_size,
         "task": cfg.task.name,
         "augment_copies": cfg.augment.copies,
+        "augment_splits": ",".join(cfg.augment.splits),
         "backbone": f"{cfg.backbone.name}@{cfg.backbone.alpha}:{Path(cfg.backbone.weights).name}",
         "input_size": cfg.embed.input_size,
         "keep_aspect": cfg.embed.keep_aspect,

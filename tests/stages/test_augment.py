@@ -35,6 +35,25 @@ def test_every_clip_is_copied_each_copy_a_block_in_tick_order():
     assert grid.shape[1] == 4 * 100 and grid.shape[0] >= 2 * 56
 
 
+def test_only_the_named_splits_are_copied_and_their_copies_do_not_change():
+    images = np.concatenate([clip_of_a_moving_square(4)] * 3)
+    manifest = pd.DataFrame({"source": np.repeat(["a.mp4", "b.mp4", "c.mp4"], 4), "actor": np.repeat(["a", "b", "c"], 4),
+                             "time": np.tile([0.0, 0.1, 0.2, 0.3], 3), "tick": np.tile(np.arange(4), 3),
+                             "phase": 0, "label": ["", "punch", "kick", "other"] * 3,
+                             "split": np.repeat(["test", "train", "val"], 4)})  # a test clip drawn before the training one
+    every = augment_dataset(Dataset(images, manifest), copies=2, seed=44)
+    train = augment_dataset(Dataset(images, manifest), copies=2, seed=44, splits=["train"])
+    m = train.manifest
+    assert len(m) == 12 + 2 * 4 and set(m.loc[m["copy"] > 0, "source"]) == {"b.mp4"}
+    assert np.array_equal(train.images[:12], images)  # every clip as recorded
+    for k in (1, 2):  # the training clip's copies: the same bytes as when every clip is copied
+        mine = train.images[m.index[(m["source"] == "b.mp4") & (m["copy"] == k)]]
+        theirs = every.images[every.manifest.index[(every.manifest["source"] == "b.mp4") & (every.manifest["copy"] == k)]]
+        assert np.array_equal(mine, theirs) and not np.array_equal(mine, images[4:8])
+    clip_starts(m)  # every clip copy contiguous and in tick order
+    assert len(augment_dataset(Dataset(images, manifest), copies=2, seed=44, splits=[]).images) == 12
+
+
 def test_the_same_bytes_on_one_core_or_two(monkeypatch):
     from kombat import workers
 

@@ -113,10 +113,11 @@ def _capsule(canvas: np.ndarray, mask: np.ndarray | None, p: np.ndarray, q: np.n
     quad = np.array([p + n * r1, q + n * r2, q - n * r2, p - n * r1])
     poly = np.round(quad * ONE).astype(np.int32)
     targets = [(canvas, colour)] + ([(mask, (255,))] if mask is not None else [])
+    start, end, start_radius, end_radius = _fixed(p), _fixed(q), int(r1 * ONE), int(r2 * ONE)
     for target, c in targets:
         cv2.fillConvexPoly(target, poly, c, cv2.LINE_AA, SHIFT)
-        cv2.circle(target, _fixed(p), int(r1 * ONE), c, -1, cv2.LINE_AA, SHIFT)
-        cv2.circle(target, _fixed(q), int(r2 * ONE), c, -1, cv2.LINE_AA, SHIFT)
+        cv2.circle(target, start, start_radius, c, -1, cv2.LINE_AA, SHIFT)
+        cv2.circle(target, end, end_radius, c, -1, cv2.LINE_AA, SHIFT)
 
 
 def _limb(canvas: np.ndarray, mask: np.ndarray | None, p: np.ndarray, q: np.ndarray, r1: float, r2: float,
@@ -129,8 +130,16 @@ def _limb(canvas: np.ndarray, mask: np.ndarray | None, p: np.ndarray, q: np.ndar
     _capsule(canvas, None, p + shift * r1, q + shift * r2, r1 * 0.3, r2 * 0.3, _shade(colour, 1.3))
 
 
+@lru_cache(maxsize=8)
 def _texture(kind: str, shape: tuple[int, int], seed: int) -> np.ndarray:
-    """Multiplicative pattern for a clothing texture."""
+    """Multiplicative pattern for a clothing texture, float32: the same for every frame of a clip, so
+    made once (cached, read-only)."""
+    pattern = _pattern(kind, shape, seed).astype(np.float32)
+    pattern.flags.writeable = False
+    return pattern
+
+
+def _pattern(kind: str, shape: tuple[int, int], seed: int) -> np.ndarray:
     h, w = shape
     yy, xx = np.mgrid[0:h, 0:w]
     if kind == "stripes":
@@ -223,7 +232,7 @@ def draw_figure(actor: Actor, pose: Pose, scene: Scene, size: tuple[int, int]) -
 
     figure = canvas.astype(np.float32)
     if looks.shirt_texture != "plain":
-        pattern = _texture(looks.shirt_texture, (height, width), zlib.crc32(actor.name.encode())).astype(np.float32)
+        pattern = _texture(looks.shirt_texture, (height, width), zlib.crc32(actor.name.encode()))
         on_shirt = (shirt_mask > 0)[..., None]
         figure = np.where(on_shirt, figure * pattern, figure)
     alpha = np.maximum(coverage, shirt_mask).astype(np.float32) * np.float32(1 / 255)
@@ -322,7 +331,8 @@ def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.rando
     cv2.ellipse(shadow, (int(scene.ground[0]), int(scene.ground[1] - 2)), (int(scene.scale * 0.22), int(scene.scale * 0.03)),
                 0, 0, 360, 0.35, -1, cv2.LINE_AA)
     frame *= 1 - shadow[..., None]
-    frame = frame * (1 - alpha[..., None]) + figure * alpha[..., None]
+    frame *= 1 - alpha[..., None]  # the figure over the room, in place: frame * (1 - alpha) + figure * alpha
+    frame += figure * alpha[..., None]
     if scene.occluder is not None:
         _, colour, edge, (x0, y0, x1, y1) = scene.occluder
         cv2.rectangle(frame, (x0, y0), (x1, y1), colour, -1)
@@ -334,8 +344,10 @@ def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.rando
     view = camera(scene, t)
     if view is not None:
         frame = cv2.warpAffine(frame, view, (width, height), borderMode=cv2.BORDER_REFLECT)
-    frame += rng.standard_normal(size=frame.shape, dtype=np.float32) * np.float32(scene.noise_sigma)
-    frame = np.clip(frame, 0, 255).astype(np.uint8)
+    noise = rng.standard_normal(size=frame.shape, dtype=np.float32)
+    noise *= np.float32(scene.noise_sigma)
+    frame += noise
+    frame = np.clip(frame, 0, 255, out=frame).astype(np.uint8)
     ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, scene.jpeg_quality])
     frame = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     return frame, joints

@@ -11,10 +11,13 @@ latency with Keras and TFLite, the game page's (play.py --web in Chromium, komba
 and what each lever of the demo's speed saves and costs (LEVERS).
 Targets live here, in the output, never in timed tests.
 
-    python bench/run.py --only demo    # make setup and make demo in a fresh clone (printed)
+    python bench/run.py --only demo    # make setup and make demo in a fresh clone
     python bench/run.py --only levers  # and then what each lever of the demo's speed saves and costs
-    python bench/run.py --only web     # the game page's figures alone, on this checkout's models/package (printed)
-    python bench/run.py --only pose    # BlazePose's time per play tick on rendered fighters (printed)
+    python bench/run.py --only web     # the game page's figures alone, on this checkout's models/package
+    python bench/run.py --only pose    # BlazePose's time per play tick on rendered fighters
+
+`--only` replaces its own figures in bench/results.json (each row then says when and on what it was
+measured) and keeps the others.
 """
 
 from __future__ import annotations
@@ -367,16 +370,33 @@ def figure(name: str, value: float, unit: str, note: str = "", target: str = "")
             "met": met, "note": note}
 
 
+def merged(results: dict, figures: list[dict], when: str, cpu: str) -> dict:
+    """results.json with `figures` (measured `when` on a `cpu`) in place of the figures of the same names,
+    new ones at the end; every other figure keeps its own date."""
+    fresh = {f["name"]: {**f, "when": when, "cpu": cpu} for f in figures}
+    kept = [fresh.pop(f["name"], f) for f in results["figures"]]
+    return {**results, "figures": [*kept, *fresh.values()]}
+
+
 def table(results: dict) -> str:
     m = results["machine"]
     lines = [f"Measured {results['when']} on {m['cores']} cores ({m['cpu']}), Python {m['python']}, "
-             f"tensorflow-cpu {m['tensorflow-cpu']}, keras {m['keras']}, mlflow {m['mlflow']}, dvc {m['dvc']}.",
-             "", "| figure | value | target | |", "|---|---|---|---|"]
+             f"tensorflow-cpu {m['tensorflow-cpu']}, keras {m['keras']}, mlflow {m['mlflow']}, dvc {m['dvc']}, "
+             "but where a row says when and where it was measured (`--only`).",
+             "", "| figure | value | target | | measured |", "|---|---|---|---|---|"]
     for f in results["figures"]:
         mark = {True: "met", False: "**missed**", None: ""}[f["met"]]
         note = f" ({f['note']})" if f["note"] else ""
-        lines.append(f"| {f['name']}{note} | {f['value']:g} {f['unit']} | {f['target']} | {mark} |")
+        measured = f"{f['when']}, {f['cpu']}" if "when" in f else ""
+        lines.append(f"| {f['name']}{note} | {f['value']:g} {f['unit']} | {f['target']} | {mark} | {measured} |")
     return "\n".join(lines)
+
+
+def record(figures: list[dict]) -> None:
+    """`--only`'s figures into bench/results.json (merged), and its table printed."""
+    results = merged(json.loads(RESULTS.read_text()), figures, time.strftime("%Y-%m-%d %H:%M"), machine()["cpu"])
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -384,17 +404,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="print the table of bench/results.json only")
     parser.add_argument("--only", choices=["demo", "levers", "web", "pose"], help="measure only these figures, in a "
                         "fresh clone (web: on this checkout's models/package, pose: with this checkout's BlazePose "
-                        "models; both printed, not written to bench/results.json); levers runs the demo first")
+                        "models), merged into bench/results.json; levers runs the demo first")
     args = parser.parse_args(argv)
     if args.only == "pose":
         from kombat import schema
 
         models_dir = ROOT / schema.load(ROOT / "params.yaml").pose.models_dir
-        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": pose_latency(models_dir)}))
+        record(pose_latency(models_dir))
         return 0
     if args.only == "web":
         web = web_latency(sys.executable, ROOT / "models/package", ROOT / "params.yaml", ROOT, dict(os.environ))
-        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": web_figures(web)}))
+        if web:
+            record(web_figures(web))
         return 0 if web else 1
     if args.only in ("demo", "levers"):
         clone, env = fresh_clone()
@@ -402,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only == "levers":
             venv_env = {**env, "PATH": f"{clone / '.venv/bin'}{os.pathsep}{env['PATH']}", "TF_CPP_MIN_LOG_LEVEL": "2"}
             figures += lever_figures(clone, venv_env)
-        print(table({"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M"), "figures": figures}))
+        record(figures)
         return 0
     if not args.table:
         started = time.perf_counter()

@@ -29,3 +29,18 @@ def test_performance_page_table_matches_results_json():
     assert bench.table(results) in (ROOT / "docs" / "performance.md").read_text()
     assert {f["name"] for f in results["figures"]} >= {"play TFLite p95", "no-op dvc repro", "embed stage / nominal float32 bound",
                                                       "embed peak memory, 4x data"}
+
+
+def test_a_partial_run_replaces_its_own_figures_and_dates_them():
+    bench = load_bench()
+    old = {"machine": {"cores": 2, "cpu": "A", "python": "3", "tensorflow-cpu": "2", "keras": "3", "mlflow": "3",
+                       "dvc": "3"}, "when": "2026-11-25 10:48",
+           "figures": [bench.figure("make demo after setup", 182.0, "s"), bench.figure("no-op dvc repro", 0.7, "s")]}
+    new = bench.merged(old, [bench.figure("make demo after setup", 390.0, "s", target="<= 300"),
+                             bench.figure("make demo: stage embed", 139.0, "s")], "2026-12-04 01:00", "B")
+    assert [f["name"] for f in new["figures"]] == ["make demo after setup", "no-op dvc repro", "make demo: stage embed"]
+    demo, noop, _ = new["figures"]
+    assert demo["value"] == 390.0 and demo["met"] is False and demo["when"] == "2026-12-04 01:00" and demo["cpu"] == "B"
+    assert noop == old["figures"][1] and "when" not in noop  # measured with the rest, on the header's date
+    rows = bench.table(new).splitlines()
+    assert rows[-3].endswith("| **missed** | 2026-12-04 01:00, B |") and rows[-2].endswith("|  |  |")

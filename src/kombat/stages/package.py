@@ -23,7 +23,7 @@ import numpy as np
 from kombat import play_rule, pose, schema, tracking, training
 from kombat.cli import stage_main
 from kombat.errors import DataError, KombatError
-from kombat.metrics import confusion, confusion_png
+from kombat.metrics import confusion, confusion_png, score
 from kombat.schema import DataFormat, KombatConfig
 from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
 from kombat.play import POSE_MODELS_DIR
@@ -132,10 +132,10 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     run_cfg, head = tracking.load_champion(cfg, champion)
 
     features, manifest = training.read_features(embeddings_dir, run_cfg)
-    test = training.make_splits(features, manifest, run_cfg, ("test",))
-    scores = training.score_splits(head, test, run_cfg)
+    test = training.make_splits(features, manifest, run_cfg, ("test",))["test"]
+    predicted = training.predict_classes(head, test, run_cfg)  # once, for the scores and the confusion matrix
+    scores, matrix = score(test.y, predicted, run_cfg.classes), confusion(test.y, predicted, len(run_cfg.classes))
     play = fit_play_rule(cfg, run_cfg, head, features, manifest)
-    matrix = confusion(test["test"].y, training.predict_classes(head, test["test"], run_cfg), len(run_cfg.classes))
 
     frames = test_clip_frames(frames_dir, CHECK_FRAMES)
     embedder, play_head = embedder_model(run_cfg, frames.shape[1:]), head_model(run_cfg, head)

@@ -261,6 +261,7 @@ LEVERS = {
     "square 224x224, motion only": dict(keep_aspect=False, candidate_inputs=["motion"]),
     "224x128 (the frame's shape), motion only": dict(keep_aspect=True, candidate_inputs=["motion"]),
     "224x128, motion only, int8": dict(keep_aspect=True, candidate_inputs=["motion"], precision="int8", min_cosine=-1.0),
+    "192x108, motion only": dict(keep_aspect=True, candidate_inputs=["motion"], input_size=192),
 }
 
 

@@ -74,6 +74,33 @@ def test_fit_stops_on_validation_loss_and_keeps_the_best_epoch_s_weights(cfg):
     assert restored == pytest.approx(min(losses), rel=1e-4)  # the best epoch's weights, not the last
 
 
+def test_ctrl_c_stops_training_at_the_end_of_its_batch_and_puts_the_handler_back(cfg):
+    import os
+    import signal
+
+    import keras
+
+    cfg = small(cfg, epochs=40)
+    x, labels = clusters(60)
+    seen, ended = [], []
+
+    class CtrlCInBatch3(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(batch)
+            if len(seen) == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # arrives as the batch starts
+
+        def on_train_batch_end(self, batch, logs=None):
+            ended.append(batch)
+
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(cfg, split("train", x, labels, cfg), split("val", x, labels, cfg), callbacks=[CtrlCInBatch3()],
+                     verbose=0)
+    assert len(ended) == len(seen) == 3  # the batch it arrived in ended (every callback saw it), and no other began
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_punch_binary_trains_one_sigmoid_and_reports_two_columns(cfg):
     cfg = small(cfg, name="punch_binary")
     x, labels = clusters(40)

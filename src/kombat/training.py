@@ -7,6 +7,9 @@ training run follows, so the train and evaluate stages and each sweep job are sh
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,6 +138,34 @@ def batches(split: Split, batch_size: int, weights: list[float], seed: int):
     return Batches()
 
 
+@contextlib.contextmanager
+def interrupt_between_batches():
+    """Ctrl-C (SIGINT) during training: a Keras callback that raises KeyboardInterrupt at the end of the
+    batch it arrived in, instead of wherever Python next looks (inside TensorFlow's data or step
+    machinery, which once aborted the process). Outside the main thread: no change."""
+    import keras
+
+    asked = threading.Event()
+
+    class StopAtBatchEnd(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if asked.is_set():
+                raise KeyboardInterrupt
+
+        on_test_batch_end = on_predict_batch_end = on_epoch_end = on_train_batch_end
+
+    if threading.current_thread() is not threading.main_thread():
+        yield StopAtBatchEnd()
+        return
+    previous = signal.signal(signal.SIGINT, lambda *_: asked.set()) or signal.default_int_handler
+    try:
+        yield StopAtBatchEnd()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if asked.is_set():  # it arrived after the last batch
+        raise KeyboardInterrupt
+
+
 def fit(cfg: KombatConfig, train: Split, val: Split, callbacks: list | None = None, verbose: int = 2) -> FitResult:
     """Train the head on `train`, early-stopped on `val`'s loss (best weights kept)."""
     import keras
@@ -145,8 +176,9 @@ def fit(cfg: KombatConfig, train: Split, val: Split, callbacks: list | None = No
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.train.patience, restore_best_weights=True)
     weights = class_weights(np.bincount(train.y, minlength=len(cfg.classes)).tolist())  # the task's classes (punch_binary's 2)
     data = batches(train, cfg.train.batch_size, weights, cfg.train.seed)
-    history = model.fit(data, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
-                        callbacks=[stop, *(callbacks or [])], verbose=verbose)
+    with interrupt_between_batches() as interrupt:
+        history = model.fit(data, validation_data=(val.x, val.y), epochs=cfg.train.epochs,
+                            callbacks=[stop, *(callbacks or []), interrupt], verbose=verbose)
     losses = history.history["val_loss"]
     return FitResult(model, {k: [float(v) for v in vs] for k, vs in history.history.items()},
                      best_epoch=int(np.argmin(losses)) + 1)

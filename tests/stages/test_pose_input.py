@@ -30,7 +30,7 @@ def with_inputs(cfg, input_: str, **extract_changes):
         cfg, embed=dataclasses.replace(cfg.embed, input=input_, candidate_inputs=[]),
         pose=dataclasses.replace(cfg.pose, models_dir=str(MODELS_DIR)),
         extract=dataclasses.replace(cfg.extract, every_frame=False, **extract_changes),
-        augment=dataclasses.replace(cfg.augment, copies=2))
+        augment=dataclasses.replace(cfg.augment, copies=2, splits=["train", "val", "test"]))
 
 
 @pytest.fixture(scope="module")

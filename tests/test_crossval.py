@@ -53,7 +53,7 @@ def test_fewer_training_keeps_test_and_validation(cfg):
         {a: s for a, s in fold.items() if s in ("val", "test")}
 
 
-def embeddings_project(tmp_path, cfg) -> tuple[schema.KombatConfig, object]:
+def embeddings_project(tmp_path, cfg, splits=("train", "val", "test")) -> tuple[schema.KombatConfig, object]:
     """A project folder with dvc.yaml, params.yaml and cached 'motion' embeddings of five actors: two
     classes told apart by channel 0, the third by channel 1, each actor shifted a little."""
     rng = np.random.default_rng(0)
@@ -73,7 +73,7 @@ def embeddings_project(tmp_path, cfg) -> tuple[schema.KombatConfig, object]:
         head=dataclasses.replace(cfg.head, name="dense", units=8, window=1),
         train=dataclasses.replace(cfg.train, epochs=8, patience=3, lr=0.01),
         crossval=dataclasses.replace(cfg.crossval, folds=0),  # leave one actor out
-        augment=dataclasses.replace(cfg.augment, splits=["train", "val", "test"]),  # every actor's copies, as made
+        augment=dataclasses.replace(cfg.augment, splits=list(splits)),  # every actor's copies (as made), by default
         mlflow=dataclasses.replace(cfg.mlflow, tracking_uri=f"sqlite:///{tmp_path}/mlflow.db"))
     folder = tmp_path / "data" / "embeddings"
     (folder / "motion").mkdir(parents=True)
@@ -121,13 +121,23 @@ def test_the_parent_run_holds_the_mean_and_sd_of_its_children(tmp_path, cfg, mon
     assert saved["macro_f1_mean"] > 0.6  # the classes are separable: the folds learned them
 
 
-def test_crossval_refuses_embeddings_with_copies_of_the_training_actors_only(tmp_path, cfg):
-    cfg = embeddings_project(tmp_path, cfg)
-    only_train = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, splits=["train"]))
-    with pytest.raises(Exception, match=r"augment.splits is \['train'\]: the val/test actors have no augmented copies"):
-        crossval.crossvalidate(only_train, tmp_path, [], curve=False)
+def test_crossval_refuses_embeddings_made_with_copies_of_the_training_actors_only(tmp_path, cfg):
+    built = embeddings_project(tmp_path, cfg, splits=["train"])  # params.yaml: what the embeddings were made with
+    every = dataclasses.replace(built, augment=dataclasses.replace(built.augment, splits=["train", "val", "test"]))
+    for asked in (built, every):  # whatever the command line says
+        with pytest.raises(Exception, match=r"made with augment.splits=\['train'\] \(params.yaml\): the val/test actors"):
+            crossval.crossvalidate(asked, tmp_path, [], curve=False)
     assert not (tmp_path / crossval.OUT).exists()
-    crossval.check_copies(dataclasses.replace(only_train, augment=dataclasses.replace(only_train.augment, copies=0)))
+    crossval.check_copies(dataclasses.replace(built, augment=dataclasses.replace(built.augment, copies=0)))
+
+
+def test_a_sweep_or_crossval_never_asks_for_augment_splits_to_match(tmp_path, cfg):
+    built = embeddings_project(tmp_path, cfg)  # every split copied
+    crossval.check_embeddings(dataclasses.replace(built, augment=dataclasses.replace(built.augment, splits=["train"])),
+                              tmp_path)  # the training copies are the same bytes either way
+    with pytest.raises(Exception, match=r"`python -m kombat.compose 'augment.copies=3' && dvc repro embed`"):
+        crossval.check_embeddings(dataclasses.replace(built, augment=dataclasses.replace(built.augment, copies=3)),
+                                  tmp_path)
 
 
 def test_folds_take_their_training_targets_by_balance_method_from_the_same_embeddings(tmp_path, cfg):

@@ -45,6 +45,7 @@ def test_labels_at_labels_every_time_start_inclusive_end_exclusive():
     times = [-0.1, 0.0, 0.5, 0.9999, 1.0, 1.2, 1.5, 1.99, 2.0, 2.3, 2.4, 5.0]
     assert labels_at(segments, times) == [None, "punch", "punch", "punch", None, None, "kick", "kick", "other",
                                           "other", None, None]
+    assert labels_at(segments, times, chunk=5) == labels_at(segments, times)  # long videos, a chunk at a time
     assert labels_at(segments, []) == []
     assert labels_at(segments.iloc[:0], [0.5]) == [None]
 

@@ -101,6 +101,26 @@ def test_ctrl_c_stops_training_at_the_end_of_its_batch_and_puts_the_handler_back
     assert signal.getsignal(signal.SIGINT) is before
 
 
+def test_training_where_ctrl_c_is_ignored_leaves_it_ignored(cfg):
+    import signal
+
+    cfg = small(cfg, epochs=2)
+    x, labels = clusters(30)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        seen = []
+
+        class Handler(__import__("keras").callbacks.Callback):
+            def on_train_batch_begin(self, batch, logs=None):
+                seen.append(signal.getsignal(signal.SIGINT))
+
+        training.fit(cfg, split("train", x, labels, cfg), split("val", x, labels, cfg), callbacks=[Handler()], verbose=0)
+        assert seen and all(handler is signal.SIG_IGN for handler in seen)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_punch_binary_trains_one_sigmoid_and_reports_two_columns(cfg):
     cfg = small(cfg, name="punch_binary")
     x, labels = clusters(40)

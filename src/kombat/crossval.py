@@ -4,6 +4,9 @@
     python -m kombat.crossval embed.input=flow head=dense crossval.folds=4
     python -m kombat.crossval --curve                           # and the learning curve
 
+A fold trains on any actor, so the embeddings must hold every split's augmented copies, made once by
+`python -m kombat.compose 'augment.splits=[train,val,test]' && dvc repro` (check_copies says so).
+
 With a handful of actors one split says little (the same two people scored 0.80 as validation
 actors and 0.58 as test actors). Each fold (kombat.data.fold_splits) tests actors it never trained
 on, early-stops on others, and trains on the rest: a child MLflow run with its scores. The parent
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kombat import tracking, training
+from kombat import schema, tracking, training
 from kombat.compose import default_config
 from kombat.data import fewer_training, fold_splits, split_unit_of
 from kombat.errors import KombatError
@@ -82,21 +85,22 @@ def run_fold(cfg: KombatConfig, features: np.ndarray, manifest: pd.DataFrame, gr
     return scores
 
 
-def check_copies(cfg: KombatConfig) -> None:
-    """Stop unless every split's clips have their augmented copies: a fold trains on any actor, and one
-    trained on copies of some actors only would not score the config it names."""
-    missing = [split for split in ("train", "val", "test") if split not in cfg.augment.splits]
-    if cfg.augment.copies and missing:
+def check_copies(built: KombatConfig) -> None:
+    """Stop unless the embeddings (made with `built`, params.yaml) hold every split's augmented copies: a fold
+    trains on any actor, and one trained on copies of some actors only would not score the config it names."""
+    missing = [split for split in ("train", "val", "test") if split not in built.augment.splits]
+    if built.augment.copies and missing:
         raise KombatError(
-            f"augment.splits is {list(cfg.augment.splits)}: the {'/'.join(missing)} actors have no augmented copies, "
-            f"and a fold trains on any actor: run `python -m kombat.compose augment.splits=[train,val,test] && dvc "
-            f"repro embed` first (the pipeline's own model does not change: its training clips' copies stay the same)")
+            f"the embeddings were made with augment.splits={list(built.augment.splits)} (params.yaml): the "
+            f"{'/'.join(missing)} actors have no augmented copies, and a fold trains on any actor: run `python -m "
+            f"kombat.compose 'augment.splits=[train,val,test]' && dvc repro` once first (add the pipeline's other "
+            f"overrides, e.g. data=videos; its own model does not change: its training clips' copies stay the same)")
 
 
 def crossvalidate(cfg: KombatConfig, root: Path, overrides: list[str], curve: bool, out: Path = OUT) -> str:
     import mlflow
 
-    check_copies(cfg)
+    check_copies(schema.load(root / "params.yaml"))
     check_embeddings(cfg, root, free=REBALANCED)
     features, manifest = training.read_features(root / EMBEDDINGS_DIR, cfg)
     unit = split_unit_of(manifest)

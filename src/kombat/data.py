@@ -13,12 +13,18 @@ from kombat.schema import BALANCE_METHODS, SplitConfig
 from kombat.tasks import LABELS
 
 
-def labels_at(segments: pd.DataFrame, times) -> list[str | None]:
-    """For each time, the label of the (first) segment holding it (start inclusive, end exclusive), else None."""
-    t = np.asarray(times, dtype=float)[:, None]
-    inside = (segments["start"].to_numpy(float) <= t + 1e-9) & (t < segments["end"].to_numpy(float) - 1e-9)
+def labels_at(segments: pd.DataFrame, times, chunk: int = 4096) -> list[str | None]:
+    """For each time, the label of the (first) segment holding it (start inclusive, end exclusive), else None.
+    Times are compared with every segment `chunk` at a time, so memory stays small for long videos."""
+    starts, ends = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
     labels = segments["label"].astype(str).to_numpy()
-    return [str(labels[row.argmax()]) if row.any() else None for row in inside]
+    times = np.asarray(times, dtype=float)
+    found: list[str | None] = []
+    for i in range(0, len(times), chunk):
+        t = times[i:i + chunk, None]
+        inside = (starts <= t + 1e-9) & (t < ends - 1e-9)
+        found += [str(labels[row.argmax()]) if row.any() else None for row in inside]
+    return found
 
 
 def label_at(segments: pd.DataFrame, t: float) -> str | None:

@@ -71,19 +71,30 @@ def _leaves(tree: Any, prefix: str) -> list[tuple[str, Any]]:
     return [(prefix, tree)]
 
 
+# Upstream keys no trainer reads from the embeddings: the training split's augmented copies are the same bytes
+# whichever other splits are copied (crossval checks that every split was copied itself: crossval.check_copies).
+NEVER_READ = ("augment.splits",)
+
+
+def _override(value: Any) -> str:
+    """A value as a Hydra override writes it: [a,b] for a list."""
+    return f"[{','.join(map(str, value))}]" if isinstance(value, list) else str(value)
+
+
 def check_embeddings(cfg: KombatConfig, root: Path, free: tuple[str, ...] = ()) -> None:
     """Stop unless the pipeline's cached embeddings were made with this config's upstream keys (but the
-    sections in `free`, which the caller does not read from them) and hold `embed.layer`, saying which
-    command makes them."""
+    sections in `free`, which the caller does not read from them, and NEVER_READ) and hold `embed.layer`,
+    saying which command makes them."""
     built = schema.to_dict(schema.load(root / "params.yaml"))
     wanted = schema.to_dict(cfg)
     for section in (key for key in upstream_keys(root) if key.split(".")[0] not in free):
         for key, value in _leaves(_get(wanted, section), section):
             made_with = _get(built, key)
-            if value != made_with:
+            if value != made_with and key not in NEVER_READ:
                 raise KombatError(
-                    f"{key}={value} but {EMBEDDINGS_DIR}/ was made with {key}={made_with} (params.yaml), and a sweep "
-                    f"never re-embeds: run `python -m kombat.compose {key}={value} && dvc repro embed` first")
+                    f"{key}={_override(value)} but {EMBEDDINGS_DIR}/ was made with {key}={_override(made_with)} "
+                    f"(params.yaml), and a sweep never re-embeds: run `python -m kombat.compose "
+                    f"'{key}={_override(value)}' && dvc repro embed` first")
     for kind in cfg.embed.input_parts:
         if not (root / EMBEDDINGS_DIR / kind).is_dir():
             raise KombatError(f"{EMBEDDINGS_DIR}/{kind}/ is missing: embed it beside the run's own input once, "

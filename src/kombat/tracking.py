@@ -266,7 +266,7 @@ def find_candidates(cfg: KombatConfig, manifest_fingerprint: str, embeddings_dir
 
 
 # Keys added after runs were first logged whose default is not how those runs were made.
-BEFORE_KEYS = {"embed": {"keep_aspect": False}}
+BEFORE_KEYS = {"embed": {"keep_aspect": False}, "augment": {"splits": ["train", "val", "test"]}}
 
 
 def load_champion(cfg: KombatConfig, champion: Candidate) -> tuple[KombatConfig, object]:

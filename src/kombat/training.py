@@ -142,7 +142,8 @@ def batches(split: Split, batch_size: int, weights: list[float], seed: int):
 def interrupt_between_batches():
     """Ctrl-C (SIGINT) during training: a Keras callback that raises KeyboardInterrupt at the end of the
     batch it arrived in, instead of wherever Python next looks (inside TensorFlow's data or step
-    machinery, which once aborted the process). Outside the main thread: no change."""
+    machinery, which once aborted the process); a second Ctrl-C raises at once. Outside the main thread,
+    or where SIGINT is ignored: no change."""
     import keras
 
     asked = threading.Event()
@@ -154,14 +155,21 @@ def interrupt_between_batches():
 
         on_test_batch_end = on_predict_batch_end = on_epoch_end = on_train_batch_end
 
-    if threading.current_thread() is not threading.main_thread():
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is signal.SIG_IGN:
         yield StopAtBatchEnd()
         return
-    previous = signal.signal(signal.SIGINT, lambda *_: asked.set()) or signal.default_int_handler
+
+    def ask(signum, frame):
+        if asked.is_set():  # the second Ctrl-C: at once
+            raise KeyboardInterrupt
+        asked.set()
+
+    signal.signal(signal.SIGINT, ask)
     try:
         yield StopAtBatchEnd()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
     if asked.is_set():  # it arrived after the last batch
         raise KeyboardInterrupt
 

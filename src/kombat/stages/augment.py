@@ -1,4 +1,4 @@
-"""Augment: the article's imgaug pipeline, `augment.copies` copies of every clip.
+"""Augment: the article's imgaug pipeline, `augment.copies` copies of every clip of `augment.splits`.
 
 Each copy is one augmentation draw applied to every frame of the clip (the same crop, flip and
 colour from tick to tick), so motion images and windows of ticks see the fighter move, not the

@@ -10,7 +10,9 @@ import cv2
 import pytest
 import yaml
 
-from .conftest import (HEIGHT, WIDTH, copy_project, drawn_frame, needs_weights, overstate_frame_count, project_env, repro,
+from kombat.pose_models import missing_models
+
+from .conftest import (ROOT, HEIGHT, WIDTH, copy_project, drawn_frame, needs_weights, overstate_frame_count, project_env, repro,
                        write_clip, write_video)
 
 pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
@@ -153,8 +155,13 @@ def test_your_own_recordings_run_through_package_from_a_fresh_copy(tmp_path, pre
         write_solo_takes(project / "data/raw")
     else:
         write_user_images(project / "data/raw/images")
+    # data=videos joins BlazePose's landmarks to the flow, with the models setup fetched; where it could not
+    # (offline, no ../shared/pose), the preset's flow alone (tests/stages/test_pose_input.py covers pose itself).
+    models = ROOT / ".cache" / "pose"
+    pose = [] if preset == "folders" else ["embed.input=flow"] if missing_models(models) else [f"pose.models_dir={models}"]
     subprocess.run(["python", "-m", "kombat.compose", f"data={'videos' if preset == 'solo' else preset}",
-                    "augment.copies=1", "train.epochs=3"], cwd=project, env=project_env(), check=True, capture_output=True)
+                    "augment.copies=1", "train.epochs=3", *pose], cwd=project, env=project_env(), check=True,
+                   capture_output=True)
     assert repro(project) == ["synth", "extract", "balance", "augment", "embed", "train", "evaluate", "package"]
     counts = json.loads((project / "data/frames/counts.json").read_text())
     assert counts["skipped"] == {}  # no good clip is called damaged

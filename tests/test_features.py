@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kombat.features import Agreement, agreement, backbone_input, check_agreement, to_tflite
+from kombat.features import Agreement, agreement, backbone_input, check_agreement, embed_litert, read_input, to_tflite
 from kombat.lite import LiteModel
+from kombat.storage import NpyRows
 from kombat.errors import KombatError
 
 
@@ -45,6 +46,18 @@ def test_a_frame_embeds_the_same_on_any_thread_count_and_in_any_company(tiny_fea
     alone = LiteModel(model_content=content, threads=2).batch(frames[7:9])
     assert all(np.array_equal(a, b) for a, b in zip(one, two))
     assert all(np.array_equal(a[7:9], b) for a, b in zip(one, alone))
+
+
+def test_shards_embedded_side_by_side_come_back_in_order_with_the_same_bytes(tiny_features, frames, tmp_path):
+    np.save(tmp_path / "images.npy", frames)
+    content, previous = to_tflite(tiny_features, "float32"), np.maximum(np.arange(len(frames)) - 1, 0)
+    ranges = [(0, 3), (3, 9), (9, 10), (10, 17), (17, 20)]
+    pieces = list(embed_litert(content, NpyRows(tmp_path / "images.npy"), "motion", previous, 4.0, ranges))
+    assert [start for start, _ in pieces] == [start for start, _ in ranges]
+    whole = LiteModel(model_content=content).batch(read_input(NpyRows(tmp_path / "images.npy"), np.arange(20),
+                                                              "motion", previous, 4.0))
+    for layer, expected in enumerate(whole):
+        assert np.array_equal(np.concatenate([outputs[layer] for _, outputs in pieces]), expected)
 
 
 def test_int8_and_float16_run_and_stay_near_keras(tiny_features, frames):

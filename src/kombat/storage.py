@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,13 +120,15 @@ class NpyRows:
                 raise DataError(f"{self.path}: Fortran-ordered arrays are not supported")
             self.offset = self.file.tell()
         self.row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        self.lock = threading.Lock()
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        self.file.seek(self.offset + start * self.row_bytes)
-        data = self.file.read((stop - start) * self.row_bytes)
+        with self.lock:  # threads share the file's position (kombat.features.embed_litert)
+            self.file.seek(self.offset + start * self.row_bytes)
+            data = self.file.read((stop - start) * self.row_bytes)
         return np.frombuffer(data, self.dtype).reshape(stop - start, *self.shape[1:])
 
     def write(self, start: int, rows: np.ndarray) -> None:

@@ -12,7 +12,8 @@ it is each frame's BlazePose landmarks (found by extract on the full-size frame,
 its frame) as kombat.pose.pose_features, no backbone involved, cached in the same layout.
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
-(kombat.features, whose runners this stage wires up, and kombat.lite) after checking it against Keras on `embed.check_frames` frames; `keras` runs
+(kombat.features, whose runners this stage wires up, and kombat.lite; one single-thread interpreter per
+core) after checking it against Keras on `embed.check_frames` frames; `keras` runs
 Keras itself. Frames are read and embeddings written shard by shard at their offsets in the .npy
 files (kombat.storage.NpyRows), so memory stays flat as the data grows. `embed.engine: ray` embeds the
 shards on a Ray cluster (`embed.ray_address`; empty: a local Ray instance) with Ray Data: the same
@@ -31,7 +32,8 @@ from kombat.backbone import feature_model
 from kombat.cli import stage_main
 from kombat.data import clip_starts, previous_rows
 from kombat.errors import ConfigError, DataError
-from kombat.features import KerasRunner, agreement, check_agreement, embed_local, embed_ray, read_input, to_tflite
+from kombat.features import (KerasRunner, agreement, check_agreement, embed_litert, embed_local, embed_ray, read_input,
+                             to_tflite)
 from kombat.lite import LiteModel
 from kombat.pose import FEATURES_PER_PERSON, pose_features
 from kombat.schema import KombatConfig
@@ -72,6 +74,8 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
             if embed.engine == "ray":
                 pieces = embed_ray(runner.model_content, augmented_dir / IMAGES_FILE, kind, previous,
                                    embed.gains.get(kind, 1.0), ranges, embed.ray_address, widths)
+            elif runner.model_content is not None:  # litert: one single-thread interpreter per core
+                pieces = embed_litert(runner.model_content, frames, kind, previous, embed.gains.get(kind, 1.0), ranges)
             else:
                 pieces = embed_local(runner, frames, kind, previous, embed.gains.get(kind, 1.0), ranges)
             with tqdm(total=n_frames, desc=f"embed {kind}", unit="frame") as progress:

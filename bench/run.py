@@ -27,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -249,7 +250,9 @@ def demo_figures(clone: Path, env: dict) -> tuple[list[dict], dict]:
     demo_s, out = sh(["make", "demo"], clone, env)
     print(f"bench: make setup {setup_s:.0f} s, make demo {demo_s:.0f} s", flush=True)
     stage_s = {stage: stage_seconds(out, stage) for stage in STAGES}
-    return [figure("make setup in a fresh clone", setup_s, "s"),
+    installer = "uv" if shutil.which("uv", path=env["PATH"]) else "pip"  # as the Makefile chooses
+    bytecode = "PYTHONDONTWRITEBYTECODE set: imports write no .pyc" if env.get("PYTHONDONTWRITEBYTECODE") else ""
+    return [figure("make setup in a fresh clone", setup_s, "s", "; ".join(filter(None, (installer, bytecode)))),
             figure("make demo after setup", demo_s, "s", target="<= 300"),
             *[figure(f"make demo: stage {stage}", seconds, "s") for stage, seconds in stage_s.items()]], stage_s
 

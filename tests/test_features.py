@@ -48,14 +48,20 @@ def test_a_frame_embeds_the_same_on_any_thread_count_and_in_any_company(tiny_fea
     assert all(np.array_equal(a[7:9], b) for a, b in zip(one, alone))
 
 
-def test_shards_embedded_side_by_side_come_back_in_order_with_the_same_bytes(tiny_features, frames, tmp_path):
+@pytest.mark.parametrize("kind", ["motion", "flow"])
+def test_shards_embedded_side_by_side_come_back_in_order_with_the_same_bytes(tiny_features, frames, tmp_path,
+                                                                              monkeypatch, kind):
+    import kombat.workers
+
+    monkeypatch.setattr(kombat.workers, "cores", lambda: 4)  # threads side by side on any machine
     np.save(tmp_path / "images.npy", frames)
     content, previous = to_tflite(tiny_features, "float32"), np.maximum(np.arange(len(frames)) - 1, 0)
     ranges = [(0, 3), (3, 9), (9, 10), (10, 17), (17, 20)]
-    pieces = list(embed_litert(content, NpyRows(tmp_path / "images.npy"), "motion", previous, 4.0, ranges))
+    frames_file = NpyRows(tmp_path / "images.npy")
+    pieces = list(embed_litert(content, frames_file, kind, previous, 4.0, ranges))
+    whole = LiteModel(model_content=content).batch(read_input(frames_file, np.arange(20), kind, previous, 4.0))
+    frames_file.close()
     assert [start for start, _ in pieces] == [start for start, _ in ranges]
-    whole = LiteModel(model_content=content).batch(read_input(NpyRows(tmp_path / "images.npy"), np.arange(20),
-                                                              "motion", previous, 4.0))
     for layer, expected in enumerate(whole):
         assert np.array_equal(np.concatenate([outputs[layer] for _, outputs in pieces]), expected)
 

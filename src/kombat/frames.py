@@ -8,7 +8,7 @@ both (tested byte for byte).
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
 
 import cv2
 import numpy as np
@@ -38,9 +38,15 @@ def motion_image(previous_rgb: np.ndarray, current_rgb: np.ndarray, gain: float)
     return _grey_rgb(moved)
 
 
-@lru_cache(maxsize=1)
+_per_thread = threading.local()
+
+
 def _dis():
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    """This thread's DIS optical flow: OpenCV keeps its working buffers in the object and lets go of
+    the GIL in `calc`, so threads that share one (the embed stage's) would overwrite each other's."""
+    if not hasattr(_per_thread, "dis"):
+        _per_thread.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return _per_thread.dis
 
 
 def flow_image(previous_rgb: np.ndarray, current_rgb: np.ndarray, gain: float) -> np.ndarray:

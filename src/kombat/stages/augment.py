@@ -43,8 +43,8 @@ def augment_dataset(dataset: Dataset, copies: int, seed: int, splits: list[str] 
     clips = [indices.to_numpy() for _, indices in manifest.index.to_series().groupby(manifest["source"], sort=True)]
     pipeline = article_pipeline(seed)
     wanted = [splits is None or manifest.loc[indices[0], "split"] in splits for indices in clips]
-    drawn = [draws(pipeline, copies) for _ in clips]  # every clip's, in order, whether it is copied or not
-    copied_clips = [(indices, clip_draws) for indices, clip_draws, copy_it in zip(clips, drawn, wanted) if copy_it]
+    drawn = (draws(pipeline, copies) for _ in clips)  # every clip's, in order, as the jobs are consumed
+    copied_clips = [indices for indices, copy_it in zip(clips, wanted) if copy_it]
     landmarks = None if dataset.landmarks is None else [np.asarray(dataset.landmarks)]
 
     def job(indices: np.ndarray, clip_draws) -> tuple:
@@ -52,10 +52,10 @@ def augment_dataset(dataset: Dataset, copies: int, seed: int, splits: list[str] 
         return (frames, clip_draws) if landmarks is None else (frames, np.asarray(dataset.landmarks[indices]), clip_draws)
 
     work = apply_draws if landmarks is None else apply_draws_with_landmarks
-    jobs = (job(indices, clip_draws) for indices, clip_draws in copied_clips)  # read as workers free up
+    jobs = (job(indices, clip_draws) for indices, clip_draws, copy_it in zip(clips, drawn, wanted) if copy_it)
     images, rows = [dataset.images], [manifest]
-    with tqdm(total=sum(len(indices) for indices, _ in copied_clips) * copies, desc="augment", unit="img") as progress:
-        for (indices, _), copied in zip(copied_clips, in_processes(work, jobs, prepare=prepare_worker)):
+    with tqdm(total=sum(map(len, copied_clips)) * copies, desc="augment", unit="img") as progress:
+        for indices, copied in zip(copied_clips, in_processes(work, jobs, prepare=prepare_worker)):
             for k, copy in enumerate(copied, start=1):
                 frames, points = copy if landmarks is not None else (copy, None)
                 images.append(frames)

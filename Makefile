@@ -24,7 +24,7 @@ setup: $(VENV)/.installed keras-cache pose-models
 # where it is installed, and pip where it is not or where uv fails (uv does not read pip's config:
 # an offline machine's local index, its certificates). INSTALLER=pip forces pip. --compile-bytecode: as pip
 # does, the .pyc files are written at install, not by each stage's first import (where PYTHONDONTWRITEBYTECODE
-# is set, by every import: TensorFlow, Keras and MLflow then took 31-34 s to import instead of 9-10 s here).
+# is set, by every import: docs/performance.md says what that cost make demo).
 INSTALLER ?= $(if $(shell command -v uv 2>/dev/null),uv,pip)
 
 $(VENV)/.installed: pyproject.toml constraints.txt

@@ -246,11 +246,13 @@ def fresh_clone() -> tuple[Path, dict]:
 
 def demo_figures(clone: Path, env: dict) -> tuple[list[dict], dict]:
     """`make setup`, then `make demo` in a fresh clone, with the time of each of the demo's stages."""
-    setup_s, _ = sh(["make", "setup"], clone, env)
+    setup_s, setup_out = sh(["make", "setup"], clone, env)
     demo_s, out = sh(["make", "demo"], clone, env)
     print(f"bench: make setup {setup_s:.0f} s, make demo {demo_s:.0f} s", flush=True)
     stage_s = {stage: stage_seconds(out, stage) for stage in STAGES}
-    installer = "uv" if shutil.which("uv", path=env["PATH"]) else "pip"  # as the Makefile chooses
+    installer = env.get("INSTALLER") or ("uv" if shutil.which("uv", path=env["PATH"]) else "pip")  # as the Makefile
+    if "uv could not install, so pip does" in setup_out:
+        installer = "pip (uv failed)"
     bytecode = "PYTHONDONTWRITEBYTECODE set: imports write no .pyc" if env.get("PYTHONDONTWRITEBYTECODE") else ""
     return [figure("make setup in a fresh clone", setup_s, "s", "; ".join(filter(None, (installer, bytecode)))),
             figure("make demo after setup", demo_s, "s", target="<= 300"),

@@ -9,8 +9,8 @@ float32 gives the Keras embeddings within about 5e-5, about twice as fast as Ker
 A frame's embedding does not depend on the thread count or on which frames share a call (checked:
 byte-identical), so shards embedded anywhere, by any engine, give the same bytes. The local engine
 runs one single-thread interpreter per core, each on its own shards (`embed_litert`): on 2 cores that
-embeds about a quarter more frames a second than one interpreter on both (bench/), whose threads meet
-at every layer.
+embeds more frames a second than one interpreter on both, whose threads meet at every layer
+(docs/performance.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ output is the same bytes on one core or many).
 
 `in_processes` runs Python-heavy work (rendering, imgaug) in worker processes that start clean: from
 a forkserver, never a fork of a process that already runs threads such as TensorFlow's. `in_threads`
-suits work that waits on something else, such as a video's decoder process (kombat.video).
+suits work that waits on something else, such as a video's decoder process (kombat.video), or that lets go of
+the GIL while it computes, such as a LiteRT interpreter (kombat.features.embed_litert).
 """
 
 from __future__ import annotations

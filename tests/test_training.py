@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from kombat import training
+from .conftest import ROOT
 from kombat.data import class_weights
 
 LABELS = ("punch", "kick", "other")
@@ -140,3 +143,22 @@ def test_class_weights_even_out_an_unbalanced_task():
     assert weights[1] == 3 * weights[0] and 3 * weights[0] + weights[1] == 4  # each class weighs 2 of the 4 rows
     assert class_weights([5, 5, 5]) == [1.0, 1.0, 1.0]  # after a cut nothing changes
     assert class_weights([4, 0, 2]) == [0.75, 0.0, 1.5]
+
+
+FRESH_FIT = """
+import numpy as np, tensorflow as tf
+from kombat import training
+from kombat.compose import default_config
+cfg = default_config(["head=dense", "head.units=8", "head.window=1", "train.epochs=1"])
+x = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+data = training.Split("train", x, np.arange(30)[:, None], np.arange(30) % 3)
+training.fit(cfg, data, data, verbose=0)
+print(tf.config.threading.get_intra_op_parallelism_threads())
+"""
+
+
+def test_a_fresh_process_fits_with_each_op_on_one_thread():
+    # The setting only takes before TensorFlow's first op, so this pytest process cannot show it.
+    done = subprocess.run([sys.executable, "-c", FRESH_FIT], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "1"

@@ -108,10 +108,14 @@ def _fixed(point: np.ndarray) -> tuple[int, int]:
 
 def _capsule(canvas: np.ndarray, mask: np.ndarray | None, p: np.ndarray, q: np.ndarray, r1: float, r2: float,
              colour: tuple[int, int, int]) -> None:
-    d = q - p
-    n = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-6)
-    quad = np.array([p + n * r1, q + n * r2, q - n * r2, p - n * r1])
-    poly = np.round(quad * ONE).astype(np.int32)
+    # Scalar arithmetic: the same float64 operations as on the 2-vectors, a fifth of the time (about 50
+    # capsules a frame); round() halves to even like np.round.
+    (px, py), (qx, qy) = (float(v) for v in p), (float(v) for v in q)
+    length = float(np.hypot(qx - px, qy - py)) + 1e-6
+    nx, ny = -(qy - py) / length, (qx - px) / length
+    quad = ((px + nx * r1, py + ny * r1), (qx + nx * r2, qy + ny * r2), (qx - nx * r2, qy - ny * r2),
+            (px - nx * r1, py - ny * r1))
+    poly = np.array([(round(x * ONE), round(y * ONE)) for x, y in quad], np.int32)
     targets = [(canvas, colour)] + ([(mask, (255,))] if mask is not None else [])
     start, end, start_radius, end_radius = _fixed(p), _fixed(q), int(r1 * ONE), int(r2 * ONE)
     for target, c in targets:
@@ -301,6 +305,12 @@ def seen_joints(joints: Joints, scene: Scene, t: float) -> Joints:
                     for part in (joints.shoulders, joints.elbows, joints.hands, joints.hips, joints.knees, joints.feet)))
 
 
+def _box(cover: np.ndarray) -> tuple[slice, slice]:
+    """The rows and columns of the smallest box holding every non-zero pixel of `cover` (2-D)."""
+    x, y, w, h = cv2.boundingRect((cover > 0).view(np.uint8))
+    return slice(y, y + h), slice(x, x + w)
+
+
 def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.random.Generator,
                  previous: Joints | None = None) -> tuple[np.ndarray, Joints]:
     """One webcam frame (RGB uint8) of `actor` in `pose` at time t, and the joints in pixels as drawn (before
@@ -330,9 +340,13 @@ def render_frame(actor: Actor, pose: Pose, scene: Scene, t: float, rng: np.rando
     shadow = np.zeros((height, width), np.float32)
     cv2.ellipse(shadow, (int(scene.ground[0]), int(scene.ground[1] - 2)), (int(scene.scale * 0.22), int(scene.scale * 0.03)),
                 0, 0, 360, 0.35, -1, cv2.LINE_AA)
-    frame *= 1 - shadow[..., None]
-    frame *= 1 - alpha[..., None]  # the figure over the room, in place: frame * (1 - alpha) + figure * alpha
-    frame += figure * alpha[..., None]
+    # Each blend only where its cover is non-zero: elsewhere it multiplies by 1 and adds 0, the same bytes.
+    rows, cols = _box(shadow)
+    frame[rows, cols] *= 1 - shadow[rows, cols, None]
+    rows, cols = _box(alpha)
+    room = frame[rows, cols]  # a view: the figure over the room, in place: frame * (1 - alpha) + figure * alpha
+    room *= 1 - alpha[rows, cols, None]
+    room += figure[rows, cols] * alpha[rows, cols, None]
     if scene.occluder is not None:
         _, colour, edge, (x0, y0, x1, y1) = scene.occluder
         cv2.rectangle(frame, (x0, y0), (x1, y1), colour, -1)

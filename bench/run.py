@@ -244,15 +244,25 @@ def fresh_clone() -> tuple[Path, dict]:
     return clone, env
 
 
+def installer_used(setup_out: str, env: dict) -> str:
+    """Which installer `make setup` ran, as the Makefile chooses: INSTALLER, else uv where it is on PATH;
+    "pip (uv failed)" where the Makefile's note says so. The note as echoed, a line of its own: make also
+    prints the recipe, which holds the same words."""
+    installer = env.get("INSTALLER") or ("uv" if shutil.which("uv", path=env["PATH"]) else "pip")
+    if any(line.startswith("note: uv could not install") for line in setup_out.splitlines()):
+        return "pip (uv failed)"
+    return installer
+
+
 def demo_figures(clone: Path, env: dict) -> tuple[list[dict], dict]:
     """`make setup`, then `make demo` in a fresh clone, with the time of each of the demo's stages."""
     setup_s, setup_out = sh(["make", "setup"], clone, env)
     demo_s, out = sh(["make", "demo"], clone, env)
     print(f"bench: make setup {setup_s:.0f} s, make demo {demo_s:.0f} s", flush=True)
     stage_s = {stage: stage_seconds(out, stage) for stage in STAGES}
-    installer = env.get("INSTALLER") or ("uv" if shutil.which("uv", path=env["PATH"]) else "pip")  # as the Makefile
-    if "uv could not install, so pip does" in setup_out:
-        installer = "pip (uv failed)"
+    installer = installer_used(setup_out, env)
+    if installer == "pip (uv failed)":
+        print(f"bench: uv failed; make setup said:\n{setup_out[-3000:]}", flush=True)
     bytecode = "PYTHONDONTWRITEBYTECODE set: imports write no .pyc" if env.get("PYTHONDONTWRITEBYTECODE") else ""
     return [figure("make setup in a fresh clone", setup_s, "s", "; ".join(filter(None, (installer, bytecode)))),
             figure("make demo after setup", demo_s, "s", target="<= 300"),

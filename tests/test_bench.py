@@ -44,3 +44,19 @@ def test_a_partial_run_replaces_its_own_figures_and_dates_them():
     assert noop == old["figures"][1] and "when" not in noop  # measured with the rest, on the header's date
     rows = bench.table(new).splitlines()
     assert rows[-3].endswith("| **missed** | 2026-12-04 01:00, B |") and rows[-2].endswith("|  |  |")
+
+
+def test_the_setup_row_names_the_installer_that_ran(tmp_path):
+    bench = load_bench()
+    fake_uv = tmp_path / "uv"
+    fake_uv.write_text("#!/bin/sh\n")
+    fake_uv.chmod(0o755)
+    env = {"PATH": str(tmp_path)}
+    # What `make setup` prints when uv works: its uv recipe (make echoes it), whose fallback holds the note's words.
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = makefile[makefile.index("ifeq ($(INSTALLER),uv)"):].split("\nelse\n")[0]
+    assert "uv could not install" in recipe
+    assert bench.installer_used(recipe, env) == "uv"
+    assert bench.installer_used(recipe + "\nnote: uv could not install, so pip does\n", env) == "pip (uv failed)"
+    assert bench.installer_used(recipe, {"PATH": str(tmp_path / "nothing")}) == "pip"
+    assert bench.installer_used("", {**env, "INSTALLER": "pip"}) == "pip"

@@ -12,9 +12,10 @@ from .conftest import SMALL_EASY, copy_project, project_env, repro
 
 pytestmark = pytest.mark.slow  # end to end: a pipeline in a fresh copy (make test-all, CI)
 
-# Frames, augmented images and embeddings must be byte-identical. The head's training runs
-# float32 kernels whose summation order may change with the thread count, so metrics may differ by
-# up to one test frame in accuracy on another machine; on one machine they are equal.
+# Frames, augmented images and embeddings must be byte-identical. The head trains with each op on one
+# thread (kombat.training.one_thread_per_op), but its float32 kernels may still sum in another order
+# on another CPU (other vector widths), so metrics may differ by up to one test frame in accuracy on
+# another machine; on one machine they are equal.
 METRIC_TOLERANCE = 0.01
 
 

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from kombat import training
-from .conftest import ROOT
 from kombat.data import class_weights
+
+from .conftest import ROOT
 
 LABELS = ("punch", "kick", "other")
 
@@ -162,3 +163,4 @@ def test_a_fresh_process_fits_with_each_op_on_one_thread():
     done = subprocess.run([sys.executable, "-c", FRESH_FIT], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-1] == "1"
+    training.one_thread_per_op()  # here TensorFlow runs already: the setting stays as it was, no error

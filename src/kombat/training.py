@@ -175,11 +175,10 @@ def interrupt_between_batches():
 
 
 def one_thread_per_op() -> None:
-    """Each TensorFlow op on one thread (ops still run side by side, one per core). The head's ops are
-    small (a batch of 64 through a 128-unit GRU); splitting each across the cores cost more than it
-    saved: an epoch of the default took about 30% less time on 2 cores. TensorFlow takes the setting
-    only before its first op; in a process that ran one already (a test session, a model loaded
-    first) it stays as it was, and the losses differ in the seventh digit."""
+    """Each TensorFlow op on one thread (ops still run side by side, one per core): the head's ops are
+    small, and splitting each across the cores cost more than it saved (docs/performance.md).
+    TensorFlow takes the setting only before its first op; in a process that ran one already (a test
+    session, a model loaded first) it stays as it was, and the sums round in another order."""
     import tensorflow as tf
 
     with contextlib.suppress(RuntimeError):

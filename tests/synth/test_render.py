@@ -15,6 +15,7 @@ from kombat.compose import compose, default_config
 from kombat.schema import SynthConfig
 from kombat.stages.synth import actor_names
 from kombat.synth.body import make_actor
+from kombat.synth import render
 from kombat.synth.clips import Clip, render_actor_clip, render_clip
 from kombat.synth.unrest import Unrest, plan_unrest
 
@@ -130,3 +131,41 @@ def test_every_data_preset_has_every_synth_key_and_the_shifted_one_tests_on_the_
     assert cfg.split.test_actors == actor_names(synth)[-synth.shifted_actors:]
     calm = default_config([]).data.synth
     assert (calm.shake, calm.sway_rate, calm.passerby_rate, calm.flicker, calm.shifted_actors) == (0, 0, 0, 0, 0)
+
+
+def test_a_cover_s_box_holds_every_non_zero_pixel_and_nothing_else():
+    empty = np.zeros((54, 96), np.float32)
+    rows, cols = render._box(empty)
+    assert empty[rows, cols].size == 0
+    cover = empty.copy()
+    cover[0, 95] = 0.5  # a corner
+    cover[20, 30] = -1e-16  # a blur's rounding below zero is part of the cover too
+    rows, cols = render._box(cover)
+    assert (rows, cols) == (slice(0, 21), slice(30, 96))
+    outside = cover.copy()
+    outside[rows, cols] = 0
+    assert not outside.any()
+    assert render._box(np.ones_like(empty)) == (slice(0, 54), slice(0, 96))
+
+
+def test_a_capsule_s_corners_are_the_vector_formula_s():
+    """The scalar arithmetic of _capsule against the 2-vector formula it replaced, on drawn points."""
+    rng = np.random.default_rng(3)
+    drawn = []
+
+    def fill(target, poly, *args):
+        drawn.append(poly)
+
+    for _ in range(500):
+        p, q = rng.uniform(-20, 120, 2), rng.uniform(-20, 120, 2)
+        if rng.random() < 0.1:
+            q = p.copy()  # a dot: the hand, the head
+        r1, r2 = rng.uniform(0.5, 9, 2)
+        canvas = np.zeros((54, 96, 3), np.uint8)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(render.cv2, "fillConvexPoly", fill)
+            render._capsule(canvas, None, p, q, r1, r2, (200, 100, 50))
+        d = q - p
+        n = np.array([-d[1], d[0]]) / (np.hypot(*d) + 1e-6)
+        quad = np.array([p + n * r1, q + n * r2, q - n * r2, p - n * r1])
+        np.testing.assert_array_equal(drawn[-1], np.round(quad * render.ONE).astype(np.int32))

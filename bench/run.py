@@ -64,9 +64,19 @@ def last_json(output: str) -> dict:
     return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
 
 
+def widest_vectors(cpuinfo: str) -> str:
+    """The widest float vector instructions the CPU's flags name ("AVX-512", "AVX2", "" for neither): two
+    machines of one model name may differ in them, and in speed with them (docs/performance.md), so a row
+    says which it ran on."""
+    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+    return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
+
+
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+               platform.processor())
+    cpu = ", ".join(filter(None, (cpu, widest_vectors(cpuinfo))))
     versions = {}
     for package in ("tensorflow-cpu", "keras", "mlflow", "dvc", "hydra-core", "imgaug", "numpy", "opencv-python"):
         try:

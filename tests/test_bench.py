@@ -62,3 +62,12 @@ def test_the_setup_row_names_the_installer_that_ran(tmp_path):
     assert bench.installer_used(f"{recipe}\n{note}\n", env) == "pip (uv failed)"
     assert bench.installer_used(recipe, {"PATH": str(tmp_path / "nothing")}) == "pip"
     assert bench.installer_used("", {**env, "INSTALLER": "pip"}) == "pip"
+
+
+def test_a_row_names_the_cpus_widest_vectors():
+    bench = load_bench()
+    cpuinfo = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse2 avx avx2 fma{}\n"
+    assert bench.widest_vectors(cpuinfo.format(" avx512f avx512bw")) == "AVX-512"
+    assert bench.widest_vectors(cpuinfo.format("")) == "AVX2"
+    assert bench.widest_vectors(cpuinfo.replace("avx2 ", "").format("")) == ""
+    assert bench.widest_vectors("model name: x\n") == ""

@@ -65,7 +65,7 @@ def last_json(output: str) -> dict:
 
 
 def widest_vectors(cpuinfo: str) -> str:
-    """The widest float vector instructions the CPU's flags name ("AVX-512", "AVX2", "" for neither): two
+    """The widest vector instructions the CPU's flags name ("AVX-512", "AVX2", "" for neither): two
     machines of one model name may differ in them, and in speed with them (docs/performance.md), so a row
     says which it ran on."""
     flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))

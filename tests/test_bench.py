@@ -71,3 +71,6 @@ def test_a_row_names_the_cpus_widest_vectors():
     assert bench.widest_vectors(cpuinfo.format("")) == "AVX2"
     assert bench.widest_vectors(cpuinfo.replace("avx2 ", "").format("")) == ""
     assert bench.widest_vectors("model name: x\n") == ""
+    # AVX-512 is its foundation (avx512f), not any avx512 extension; and only the flags line counts.
+    assert bench.widest_vectors(cpuinfo.format(" avx512bw").replace("avx2 ", "")) == ""
+    assert bench.widest_vectors("model name\t: avx512f avx2\nflags\t\t: fpu sse2\n") == ""

@@ -57,3 +57,28 @@ def test_keras_and_tflite_agree_tick_by_tick(cfg):
     motion, flow = (np.asarray(features.predict_on_batch(x)).reshape(5, -1) for x in (motions, flows))
     window = np.concatenate([motion, flow], axis=1)[None, 2:5]
     assert np.abs(np.asarray(head.predict(window, verbose=0))[0] - keras_p[-1]).max() < TOLERANCE
+
+
+@needs_weights
+def test_a_quantized_embedder_plays_from_tflite_on_either_backend(cfg, tmp_path):
+    """An int8 package has no embedder.keras: play.py's keras backend runs the head in Keras and the embedder the
+    head learned from in TFLite, so both backends decide alike; a float32 package without it is an error."""
+    import keras
+    import pytest
+
+    from kombat.play import PlayError, load_model
+
+    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=3))
+    keras.utils.set_random_seed(0)
+    head = head_model(cfg, heads.build(cfg, (3, 1024), np.random.default_rng(0).gamma(0.5, 1.0, (64, 1024))))
+    frames = np.stack([cv2.cvtColor(cv2.resize(drawn_frame(label, seed=i), (100, 56)), cv2.COLOR_BGR2RGB)
+                       for i, label in enumerate(["other", "punch", "kick", "other", "punch"])])
+    (tmp_path / "embedder.tflite").write_bytes(to_tflite(embedder_model(cfg, (56, 100, 3)), "int8", calibration=frames))
+    head.save(tmp_path / "head.keras")
+    (tmp_path / "head.tflite").write_bytes(to_tflite(head))
+    labels = {"inputs": ["motion"], "embedder_precision": "int8", "window": 3, "motion_gap": 1, "gains": {"motion": 4.0}}
+    played = {backend: load_model(tmp_path, backend, labels) for backend in ("keras", "tflite")}
+    keras_p, tflite_p = (np.stack([played[backend](f) for f in frames]) for backend in ("keras", "tflite"))
+    assert keras_p.shape == (5, 3) and np.abs(keras_p - tflite_p).max() < TOLERANCE
+    with pytest.raises(PlayError, match="embedder.keras: model not found"):
+        load_model(tmp_path, "keras", {**labels, "embedder_precision": "float32"})

@@ -2,7 +2,8 @@
 the head (a window of embeddings in, class probabilities out), and their TFLite twins.
 
 play.py runs them tick by tick with ring buffers (kombat.play.TickModel), so each frame is embedded
-once however long the window. The `package` stage writes both, in Keras and TFLite.
+once however long the window. The `package` stage writes both, in Keras and TFLite (a quantized
+embedder in TFLite only, at the precision and calibration the embed stage used: kombat.stages.package).
 """
 
 from __future__ import annotations

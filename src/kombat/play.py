@@ -224,14 +224,17 @@ class TickModel:
 
 
 def load_model(package: Path, backend: str, labels: dict) -> TickModel:
-    """The package's embedder and head on `backend`, as a TickModel."""
-    def path(name: str) -> Path:
-        found = package / f"{name}.{'tflite' if backend == 'tflite' else 'keras'}"
+    """The package's embedder and head on `backend`, as a TickModel. A quantized embedder (int8, float16) exists
+    only as TFLite, so the keras backend runs it there: Keras's float32 would give numbers the head never saw."""
+    def path(name: str, suffix: str) -> Path:
+        found = package / f"{name}.{suffix}"
         if not found.is_file():
             raise PlayError(f"{found}: model not found (run `dvc repro package`, or pass --package)")
         return found
 
-    embedder_path, head_path = path("embedder"), path("head")
+    suffix = "tflite" if backend == "tflite" else "keras"
+    quantized = labels.get("embedder_precision", "float32") != "float32"
+    embedder_path, head_path = path("embedder", "tflite" if quantized else suffix), path("head", suffix)
     find_pose = None
     if "pose" in labels["inputs"]:
         width, height = labels["frame_size"]
@@ -252,7 +255,8 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
             graph = tf.function(lambda x: model(x, training=False))  # eager calls are 5x slower
             return lambda x: graph(x[None]).numpy()[0]
 
-        embed, head = as_function(embedder_path), as_function(head_path)
+        embed = lite.LiteModel(model_path=embedder_path) if quantized else as_function(embedder_path)
+        head = as_function(head_path)
     else:
         embed, head = lite.LiteModel(model_path=embedder_path), lite.LiteModel(model_path=head_path)
     return TickModel(embed, head, labels["inputs"], int(labels["window"]), int(labels["motion_gap"]),

@@ -26,6 +26,9 @@ from kombat.errors import DataError
 IMAGES_FILE = "images.npy"
 MANIFEST_FILE = "manifest.csv"
 LANDMARKS_FILE = "landmarks.npy"  # only when the config embeds pose: (N, people, 33, 5) float32 (kombat.pose)
+# embeddings: the backbone inputs the embed stage checked LiteRT on and calibrated int8 with, which the
+# package stage converts play's embedder with and checks it against (meta.json's "check": their inputs and rows)
+CHECK_IMAGES_FILE = "check_images.npy"
 
 
 @dataclass

@@ -240,7 +240,7 @@ class Candidate:
 def choose_champion(candidates: list[Candidate]) -> Candidate:
     """Highest validation metric; on a tie, the newest run."""
     if not candidates:
-        raise DataError("no finished run with a logged head (on float32 embeddings) on these frames: "
+        raise DataError("no finished run with a logged head on these frames' embeddings: "
                         "run `dvc repro train` or a sweep first")
     return max(candidates, key=lambda c: (c.metric, c.start_time))
 
@@ -254,14 +254,11 @@ def find_candidates(cfg: KombatConfig, manifest_fingerprint: str, embeddings_dir
         filter_string=(f"params.manifest_fingerprint = '{manifest_fingerprint}' and "
                        f"tags.`{CANDIDATE_TAG}` = 'true' and attributes.status = 'FINISHED'"),
         max_results=5000)
-    # Play embeds with a float32 model: a head trained on float16 or int8 embeddings would see other
-    # numbers than it learned from, so those runs are measured (docs/embedding.md) but never packaged.
-    # And only runs whose head learned from these very embeddings.
+    # Only runs whose head learned from these very embeddings: the package's embedder reproduces them.
     known: dict = {}
     return [Candidate(run.info.run_id, run.info.run_name or "", run.data.tags.get("kombat.kind", "?"),
                       run.data.metrics[cfg.package.metric], run.info.start_time)
             for run in runs if cfg.package.metric in run.data.metrics
-            and run.data.params.get("embedder", "keras-float32").endswith("float32")
             and learned_from(run.data.params, embeddings_dir, known)]
 
 

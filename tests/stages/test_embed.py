@@ -44,6 +44,24 @@ def test_litert_embeddings_are_checked_against_keras_and_close_to_them(built_pro
             assert np.abs(a - b).max() <= 1e-4 * np.abs(b).max()  # what the stage's own check allows
 
 
+def test_the_check_images_are_kept_with_the_rows_they_are(built_project):
+    from kombat.data import clip_starts, previous_rows
+    from kombat.features import read_input
+    from kombat.storage import IMAGES_FILE, NpyRows, read_manifest
+
+    project = built_project.path
+    embeddings, params = project / "data/embeddings", yaml.safe_load((project / "params.yaml").read_text())["embed"]
+    check = json.loads((embeddings / "meta.json").read_text())["check"]
+    images = np.load(embeddings / "check_images.npy")
+    assert check["inputs"] == ["motion", "flow"] and len(check["rows"]) == params["check_frames"]
+    previous = previous_rows(clip_starts(read_manifest(project / "data/augmented")), params["motion_gap"])
+    frames = NpyRows(project / "data/augmented" / IMAGES_FILE)
+    gains = {"motion": params["motion_gain"], "flow": params["flow_gain"]}
+    expected = np.concatenate([read_input(frames, np.array(check["rows"]), kind, previous, gains[kind])
+                               for kind in check["inputs"]])
+    assert images.dtype == np.uint8 and np.array_equal(images, expected)
+
+
 def test_ray_engine_and_another_shard_size_give_the_same_bytes(built_project):
     project = built_project.path
     out = embed(project, "emb_ray", engine="ray", shard_frames=300)
@@ -52,15 +70,19 @@ def test_ray_engine_and_another_shard_size_give_the_same_bytes(built_project):
     assert tree_digests(project / "emb_ray") == tree_digests(project / "data/embeddings")
 
 
-def test_embeddings_too_far_from_keras_are_refused_and_nothing_is_written(built_project):
+@pytest.mark.parametrize("params, refusal", [({"precision": "float32", "tolerance": 1e-12},
+                                               "LiteRT embeddings differ from Keras by "),
+                                              ({"precision": "int8", "min_cosine": 0.999},
+                                               "int8 embeddings are too far from Keras (min cosine ")])
+def test_embeddings_too_far_from_keras_are_refused_and_nothing_is_written(built_project, params, refusal):
     project = built_project.path
     before = tree_digests(project / "data/embeddings")
     subprocess.run(["cp", "-r", "data/embeddings", "emb_refused"], cwd=project, check=True)
-    out = embed(project, "emb_refused", tolerance=1e-12)
+    out = embed(project, "emb_refused", **params)
     last = out.stderr.strip().splitlines()[-1]  # above it, TensorFlow's own start-up lines
-    assert out.returncode == 2 and last.startswith("kombat embed: error: emb_refused: LiteRT embeddings differ from "
-                                                   "Keras by ") and "embed.tolerance 1e-12" in last, out.stderr[-2000:]
+    assert out.returncode == 2 and last.startswith(f"kombat embed: error: emb_refused: {refusal}"), out.stderr[-2000:]
     assert tree_digests(project / "emb_refused") == before  # the earlier embeddings, untouched
+    subprocess.run(["rm", "-r", "emb_refused"], cwd=project, check=True)
 
 
 @pytest.mark.parametrize("key, value, message", [("precision", "int4", "embed.precision 'int4' is not one of"),

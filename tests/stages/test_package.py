@@ -7,6 +7,8 @@ import pytest
 from kombat.compose import default_config
 from kombat.errors import ConfigError
 
+from ..conftest import needs_weights
+
 
 def test_models_are_never_chosen_by_a_test_metric():
     with pytest.raises(ConfigError, match="package.metric must be a validation metric"):
@@ -32,12 +34,16 @@ def test_the_model_card_is_its_template_filled_in(cfg):
               **{f"{kind}_{c}": 0.5 for kind in ("precision", "recall", "f1") for c in cfg.classes}}
     matrix = np.array([[5, 1, 0], [0, 6, 1], [2, 0, 30]])
     card = model_card(cfg, cfg, Candidate("abc123", "pipeline temporal", "pipeline", 0.91, 1), 4, scores, matrix,
-                      1.5e-5, 48, "f00d", "3", "take", "- **Chosen**: the play rule section")
+                      1.5e-5, 48, "f00d", "3", "take", "- **Chosen**: the play rule section",
+                      ("int8", "the embed stage's own, (...) within 0.0e+00."))
     assert "${" not in card and card.startswith("# kombat body controller: `kombat@champion` (version 3)")
     assert "**How it was validated**: split by take: validation and test are other takes of the same person" in card
     assert "## Test scores (held-out takes, 45 frames)" in card and "| kick | 0 | 6 | 1 |" in card
     assert "highest `val_macro_f1` = 0.9100 among 4 finished runs" in card and "keys: punch -> a, kick -> d" in card
     assert "event scores on the held-out clips\n- **Chosen**: the play rule section" in card
+    assert ("-> pooled embeddings, int8:\n  the embed stage's own, (...) within 0.0e+00. A quantized embedder exists "
+            "only in TFLite") in card
+    assert "its Keras player (this embedder, the Keras head)" in card
 
 
 def test_play_json_states_the_fitted_rule_and_none_of_the_search(tmp_path):
@@ -55,3 +61,58 @@ def test_play_json_states_the_fitted_rule_and_none_of_the_search(tmp_path):
     assert (rule.nothing_threshold, rule.strike_threshold, rule.smoothing, rule.cooldown_s) == (0.2, 0.9, 3, 0.8)
     assert settings["interval_s"] == cfg.play.interval_s and settings["keys"] == {"punch": "a", "kick": "d"}
     assert not {"fit", "search", "slack_s"} & set(json.loads((tmp_path / "play.json").read_text()))
+
+
+def embeddings_folder(folder, cfg, images, rows, precision):
+    """An embed stage's output as the package reads it: its check images, and every input's embeddings at
+    those rows made by the stage's own multi-layer feature model at `precision`."""
+    import json
+
+    import numpy as np
+
+    from kombat.backbone import feature_model
+    from kombat.features import to_tflite
+    from kombat.lite import LiteModel
+
+    layers = list(cfg.backbone.candidate_layers)
+    features = feature_model(cfg.backbone, cfg.embed, images.shape[1:], layers)
+    outputs = LiteModel(model_content=to_tflite(features, precision, calibration=images)).batch(images)
+    np.save(folder / "check_images.npy", images)
+    (folder / "meta.json").write_text(json.dumps({"precision": precision, "check": {"inputs": ["motion"],
+                                                                                    "rows": rows.tolist()}}))
+    (folder / "motion").mkdir()
+    for layer, values in zip(layers, outputs):
+        stored = np.zeros((int(rows.max()) + 1, values.shape[1]), np.float32)
+        stored[rows] = values
+        np.save(folder / "motion" / f"{layer}.npy", stored)
+
+
+@needs_weights
+def test_the_play_embedder_is_the_embed_stages_and_refused_when_it_is_not(tmp_path):
+    import numpy as np
+
+    from kombat.compose import default_config
+    from kombat.errors import DataError, KombatError
+    from kombat.export import embedder_model
+    from kombat.features import to_tflite
+    from kombat.stages.package import embedder_as_embedded
+
+    cfg = default_config(["embed.precision=int8"])
+    images = np.random.default_rng(0).integers(0, 256, (6, 56, 100, 3), dtype=np.uint8)
+    rows = np.array([0, 3, 7, 8, 12, 20])
+    embeddings_folder(tmp_path, cfg, images, rows, "int8")
+    embedder = embedder_model(cfg, images.shape[1:])
+    flatbuffer, precision, found = embedder_as_embedded(embedder, tmp_path, cfg.embed.layer, cfg.embed.tolerance)
+    assert precision == "int8" and found.endswith("stage's embeddings of its 6 check images within 0.0e+00.")
+    assert flatbuffer == to_tflite(embedder, "int8", calibration=images)  # the stage's calibration, deterministic
+
+    # Embeddings the head learned that this embedder does not give (float32's, under an int8 label): refused.
+    other = tmp_path / "float32"
+    other.mkdir()
+    embeddings_folder(other, cfg, images, rows, "float32")
+    (other / "meta.json").write_text((tmp_path / "meta.json").read_text())
+    with pytest.raises(KombatError, match="the int8 play embedder differs from the embed stage's embeddings by"):
+        embedder_as_embedded(embedder, other, cfg.embed.layer, cfg.embed.tolerance)
+    (other / "check_images.npy").unlink()
+    with pytest.raises(DataError, match="no check_images.npy"):
+        embedder_as_embedded(embedder, other, cfg.embed.layer, cfg.embed.tolerance)

@@ -37,7 +37,8 @@ from kombat.features import (KerasRunner, agreement, check_agreement, embed_lite
 from kombat.lite import LiteModel
 from kombat.pose import FEATURES_PER_PERSON, pose_features
 from kombat.schema import KombatConfig
-from kombat.storage import IMAGES_FILE, LANDMARKS_FILE, MANIFEST_FILE, NpyRows, atomic_dir, read_dataset, write_json
+from kombat.storage import (CHECK_IMAGES_FILE, IMAGES_FILE, LANDMARKS_FILE, MANIFEST_FILE, NpyRows, atomic_dir,
+                            read_dataset, write_json)
 
 
 def shards(n_frames: int, size: int) -> list[tuple[int, int]]:
@@ -60,11 +61,14 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     if embed.needs_pose and dataset.landmarks is None:
         raise DataError(f"{augmented_dir}: has no {LANDMARKS_FILE}, but embed.input or embed.candidate_inputs names "
                         f"pose: run `dvc repro` (extract finds landmarks when the config embeds pose)")
-    checked, widths = "", [0] * len(layers)  # no image input (embed.input pose): no backbone at all
-    if embed.embedded_images:
-        runner, widths, checked = backbone_runner(cfg, out_dir, dataset, frames)
-    started = time.perf_counter()
     previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
+    checked, widths = "", [0] * len(layers)  # no image input (embed.input pose): no backbone at all
+    rows = check_rows(n_frames, embed.check_frames)
+    check_images = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
+                                   for kind in embed.embedded_images for row in rows]) if embed.embedded_images else None
+    if check_images is not None:
+        runner, widths, checked = backbone_runner(cfg, out_dir, tuple(dataset.images.shape[1:]), check_images)
+    started = time.perf_counter()
     ranges = shards(n_frames, embed.shard_frames)
     with atomic_dir(out_dir) as tmp:
         for kind in embed.embedded_images:
@@ -85,7 +89,10 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
                     progress.update(len(outputs[0]))
             for file in files:
                 file.close()
-        found = ""
+        found, check = "", {}
+        if check_images is not None:
+            np.save(tmp / CHECK_IMAGES_FILE, check_images)
+            check = {"check": {"inputs": list(embed.embedded_images), "rows": rows.tolist()}}
         if embed.needs_pose:
             found = write_pose(tmp / "pose", np.asarray(dataset.landmarks), layers)
         seconds = time.perf_counter() - started
@@ -93,7 +100,7 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
         write_json(tmp / "meta.json", {"inputs": list(embed.embedded_inputs), "frames": n_frames,
                                        "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
-                                       "precision": embed.embedder.split("-")[1]})
+                                       "precision": embed.embedder.split("-")[1], **check})
     n = n_frames * len(embed.embedded_images)
     return (f"{n_frames} frames x {len(embed.embedded_images)} inputs ({', '.join(embed.embedded_images)}) through "
             f"{cfg.backbone.name} on {embed.embedder} "
@@ -123,22 +130,20 @@ class _Runner:
         return self.run(images)
 
 
-def backbone_runner(cfg: KombatConfig, out_dir: Path, dataset, frames) -> tuple[_Runner, list[int], str]:
-    """The backbone's feature model as embed.runtime runs it (LiteRT checked against Keras first), its
-    output widths, and what the check found."""
+def backbone_runner(cfg: KombatConfig, out_dir: Path, frame_shape: tuple[int, int, int],
+                    check_images: np.ndarray) -> tuple[_Runner, list[int], str]:
+    """The backbone's feature model as embed.runtime runs it (LiteRT checked against Keras on `check_images`
+    first, and int8 calibrated on them), its output widths, and what the check found."""
     embed = cfg.embed
-    n_frames, layers = len(dataset.images), list(cfg.backbone.candidate_layers)
-    reference = feature_model(cfg.backbone, embed, tuple(dataset.images.shape[1:]), layers)
-    previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
+    reference = feature_model(cfg.backbone, embed, frame_shape, list(cfg.backbone.candidate_layers))
     checked, model_content = "", None
     if embed.runtime == "litert":
-        inputs = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
-                                 for kind in embed.embedded_images for row in check_rows(n_frames, embed.check_frames)])
-        model_content = to_tflite(reference, embed.precision, calibration=inputs)
+        model_content = to_tflite(reference, embed.precision, calibration=check_images)
         runner = LiteModel(model_content=model_content).batch
-        found = agreement([np.asarray(x) for x in reference.predict(inputs, batch_size=64, verbose=0)], runner(inputs))
+        found = agreement([np.asarray(x) for x in reference.predict(check_images, batch_size=64, verbose=0)],
+                          runner(check_images))
         check_agreement(found, embed.precision, embed.tolerance, embed.min_cosine, out_dir)
-        checked = f"; LiteRT {embed.precision} vs Keras on {len(inputs)} check images: {found.describe()}"
+        checked = f"; LiteRT {embed.precision} vs Keras on {len(check_images)} check images: {found.describe()}"
     else:
         runner = KerasRunner(reference, embed.batch_size)
     return _Runner(runner, model_content), [int(output.shape[-1]) for output in reference.outputs], checked

@@ -3,8 +3,9 @@
 The champion is the best finished run of the experiment by `package.metric` (a validation
 metric, never a test one), among pipeline and sweep runs scored on the same frames. Its model
 (frame in, probabilities out) is registered in the MLflow model registry under `package.alias`,
-and models/package/ gets embedder.* and head.* (Keras and TFLite), labels.json, play.json, play.py with its
-game page (web.py, web/) and a model card. play.json's rule is fitted on the validation clips (kombat.play_rule;
+and models/package/ gets embedder.* and head.* (Keras and TFLite; the embedder at the precision the embed stage
+embedded at, checked against that stage's embeddings: `embedder_as_embedded`), labels.json, play.json, play.py
+with its game page (web.py, web/) and a model card. play.json's rule is fitted on the validation clips (kombat.play_rule;
 `play.fit`), and both that rule and conf's fixed one are scored as events on the validation and test clips
 (metrics/play_events.json, the card). After a sweep, `dvc repro --force --single-item package` re-chooses (DVC
 cannot see new MLflow runs).
@@ -23,11 +24,13 @@ import numpy as np
 from kombat import play_rule, pose, schema, tracking, training
 from kombat.cli import stage_main
 from kombat.errors import DataError, KombatError
+from kombat.features import agreement, to_tflite
+from kombat.lite import LiteModel
 from kombat.metrics import confusion, confusion_png, score
-from kombat.schema import DataFormat, KombatConfig
+from kombat.schema import IMAGE_INPUTS, DataFormat, KombatConfig
 from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
 from kombat.play import POSE_MODELS_DIR
-from kombat.storage import atomic_dir, read_dataset, write_json
+from kombat.storage import CHECK_IMAGES_FILE, atomic_dir, read_dataset, write_json
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
@@ -52,8 +55,9 @@ def test_clip_frames(frames_dir: Path, count: int) -> np.ndarray:
 
 def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Candidate, n_candidates: int,
                scores: dict, matrix: np.ndarray, max_diff: float, n_check: int, fingerprint: str, version: str,
-               split_by: str, play_section: str) -> str:
-    """The package's README.md: model_card.md filled in (what it is, how it was chosen and validated, scores)."""
+               split_by: str, play_section: str, embedder: tuple[str, str]) -> str:
+    """The package's README.md: model_card.md filled in (what it is, how it was chosen and validated, scores);
+    `embedder`: its precision and what the package's check of it found (embedder_as_embedded)."""
     classes = list(run_cfg.classes)
     confusion_rows = [f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(classes, matrix)]
     values = {
@@ -76,7 +80,10 @@ def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Cand
                                       "|---|" + "---|" * len(classes), *confusion_rows]),
         "n_check": n_check, "max_diff": f"{max_diff:.2e}", "tolerance": f"{cfg.package.tolerance:g}",
         "keys": ", ".join(f"{k} -> {v}" for k, v in cfg.play.keys.items()), "commit": tracking.git_commit(),
-        "play_rule": play_section,
+        "play_rule": play_section, "embedder_precision": embedder[0], "embedder_check": embedder[1],
+        "embedder_keras": "`embedder.keras` is the same in Keras." if embedder[0] == "float32" else
+        "A quantized embedder exists only in TFLite: there is no `embedder.keras`.",
+        "keras_player": "Keras embedder and head" if embedder[0] == "float32" else "this embedder, the Keras head",
     }
     return string.Template((KOMBAT_DIR / MODEL_CARD).read_text()).substitute(values)
 
@@ -86,7 +93,8 @@ def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models
     """The playable folder: both models in Keras and TFLite, labels.json, play.json (conf's play.*, with the
     fitted `rule`'s values in place of its own) and the player's files."""
     for name, (keras_model, flatbuffer) in models.items():
-        keras_model.save(folder / f"{name}.keras")
+        if keras_model is not None:
+            keras_model.save(folder / f"{name}.keras")
         (folder / f"{name}.tflite").write_bytes(flatbuffer)
     (folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
     play = {k: v for k, v in schema.to_dict(cfg)["play"].items() if k not in FIT_ONLY_KEYS}
@@ -103,6 +111,29 @@ def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models
                 raise DataError(f"{exc} (pose.models_dir)") from None
             shutil.copyfile(source, folder / POSE_MODELS_DIR / source.name)
     shutil.copytree(KOMBAT_DIR / PAGE_DIR, folder / PAGE_DIR, dirs_exist_ok=True)
+
+
+def embedder_as_embedded(embedder, embeddings_dir: Path, layer: str, tolerance: float) -> tuple[bytes, str, str]:
+    """Play's embedder as the embed stage ran it: TFLite at the precision the stage embedded at (meta.json), int8
+    calibrated on the stage's own check images, so a head plays on the numbers it learned from. Refused unless it
+    gives the stage's embeddings of those images within `tolerance` of their largest value (embed.tolerance).
+    Returns the flatbuffer, its precision and what the check found."""
+    meta_path, images_path = embeddings_dir / "meta.json", embeddings_dir / CHECK_IMAGES_FILE
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if "check" not in meta or not images_path.is_file():
+        raise DataError(f"{embeddings_dir}: no {CHECK_IMAGES_FILE} (the embed stage's check images): run `dvc repro embed`")
+    images, precision = np.load(images_path), meta["precision"]
+    rows = np.asarray(meta["check"]["rows"])
+    stored = np.concatenate([np.load(embeddings_dir / kind / f"{layer}.npy", mmap_mode="r")[rows]
+                             for kind in meta["check"]["inputs"]])
+    flatbuffer = to_tflite(embedder, precision, calibration=images)
+    found = agreement([stored], LiteModel(model_content=flatbuffer).batch(images))
+    if found.max_relative > tolerance:
+        raise KombatError(f"{embeddings_dir}: the {precision} play embedder differs from the embed stage's embeddings by "
+                          f"{found.max_relative:.2e} of the largest value > embed.tolerance {tolerance:g} on "
+                          f"{len(images)} check images; not packaged")
+    return flatbuffer, precision, (f"the embed stage's own, for the frames the head learned from: it gives that "
+                                   f"stage's embeddings of its {len(images)} check images within {found.max_abs:.1e}.")
 
 
 def play_probabilities(head, features: np.ndarray, manifest, run_cfg: KombatConfig, rows: np.ndarray) -> np.ndarray:
@@ -123,7 +154,7 @@ def fit_play_rule(cfg: KombatConfig, run_cfg: KombatConfig, head, features: np.n
 
 
 def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path, metrics_dir: Path) -> str:
-    from kombat.export import embedder_model, head_model, to_tflite
+    from kombat.export import embedder_model, head_model
     from kombat.play import load_model
 
     fingerprint = tracking.manifest_fingerprint(embeddings_dir)
@@ -139,9 +170,16 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
 
     frames = test_clip_frames(frames_dir, CHECK_FRAMES)
     embedder, play_head = embedder_model(run_cfg, frames.shape[1:]), head_model(run_cfg, head)
-    models = {"embedder": (embedder, to_tflite(embedder)), "head": (play_head, to_tflite(play_head))}
+    if any(kind in IMAGE_INPUTS for kind in run_cfg.embed.input_parts):
+        embedder_tflite, precision, embedder_check = embedder_as_embedded(embedder, embeddings_dir,
+                                                                          run_cfg.embed.layer, run_cfg.embed.tolerance)
+    else:
+        embedder_tflite, precision, embedder_check = to_tflite(embedder), "float32", "the head sees pose alone: unused."
+    # A quantized embedder exists only as TFLite (Keras's float32 would give numbers the head never saw).
+    models = {"embedder": (embedder if precision == "float32" else None, embedder_tflite),
+              "head": (play_head, to_tflite(play_head))}
     labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
-              "inputs": list(run_cfg.embed.input_parts), "window": run_cfg.head.window,
+              "inputs": list(run_cfg.embed.input_parts), "embedder_precision": precision, "window": run_cfg.head.window,
               "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains, "pose_people": run_cfg.pose.people,
               "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}"}
     with tempfile.TemporaryDirectory() as staging:
@@ -162,7 +200,8 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         split_by = split_unit_of(manifest)
         (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,
                                                   len(frames), fingerprint, version, split_by,
-                                                  play_rule.markdown(play, run_cfg.task_spec.nothing, split_by)))
+                                                  play_rule.markdown(play, run_cfg.task_spec.nothing, split_by),
+                                                  (precision, embedder_check)))
     metrics_dir.mkdir(parents=True, exist_ok=True)
     write_json(metrics_dir / PLAY_EVENTS, play.as_dict())
     val, test_events = (play.scores[split]["chosen"].total for split in ("val", "test"))

@@ -282,11 +282,12 @@ def demo_figures(clone: Path, env: dict) -> tuple[list[dict], dict]:
 # What each lever of the default's speed saves and costs: the embed stage on the demo's augmented
 # frames, and the default head's held-out macro-F1 on what it wrote (one split, the pipeline's seed).
 LEVERS = {
-    "square 224x224, motion and flow (the default until 2026-12)": dict(keep_aspect=False, candidate_inputs=["motion", "flow"]),
-    "square 224x224, motion only": dict(keep_aspect=False, candidate_inputs=["motion"]),
-    "224x128 (the frame's shape), motion only": dict(keep_aspect=True, candidate_inputs=["motion"]),
-    "224x128, motion only, int8": dict(keep_aspect=True, candidate_inputs=["motion"], precision="int8", min_cosine=-1.0),
-    "192x108, motion only": dict(keep_aspect=True, candidate_inputs=["motion"], input_size=192),
+    "square 224x224, motion and flow (the default until 2026-12)":
+        dict(keep_aspect=False, candidate_inputs=["motion", "flow"], precision="float32"),
+    "square 224x224, motion only": dict(keep_aspect=False, candidate_inputs=["motion"], precision="float32"),
+    "224x128 (the frame's shape), motion only": dict(keep_aspect=True, candidate_inputs=["motion"], precision="float32"),
+    "224x128, motion only, int8": dict(keep_aspect=True, candidate_inputs=["motion"], precision="int8"),
+    "192x108, motion only": dict(keep_aspect=True, candidate_inputs=["motion"], input_size=192, precision="float32"),
 }
 
 
@@ -323,7 +324,7 @@ def measure() -> dict:
     augment_rate = augmented / stages["augment"]["own_seconds"]
     print("bench: embed probe done", flush=True)
 
-    int8_s, int8_peak, _ = embed_variant(clone, venv_env, "emb_int8", "data/augmented", precision="int8", min_cosine=-1.0)
+    int8_s, int8_peak, _ = embed_variant(clone, venv_env, "emb_int8", "data/augmented", precision="int8")
     f1 = {"float32": json.loads((clone / "metrics/evaluate.json").read_text())["macro_f1"],
           "int8": head_macro_f1(clone, venv_env, "emb_int8")}
     print(f"bench: int8 {int8_s:.1f} s, macro-F1 {f1['int8']:.3f} (float32 {f1['float32']:.3f})", flush=True)

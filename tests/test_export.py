@@ -80,5 +80,6 @@ def test_a_quantized_embedder_plays_from_tflite_on_either_backend(cfg, tmp_path)
     played = {backend: load_model(tmp_path, backend, labels) for backend in ("keras", "tflite")}
     keras_p, tflite_p = (np.stack([played[backend](f) for f in frames]) for backend in ("keras", "tflite"))
     assert keras_p.shape == (5, 3) and np.abs(keras_p - tflite_p).max() < TOLERANCE
+    assert isinstance(played["keras"].embed, LiteModel) and not isinstance(played["keras"].head, LiteModel)
     with pytest.raises(PlayError, match="embedder.keras: model not found"):
         load_model(tmp_path, "keras", {**labels, "embedder_precision": "float32"})

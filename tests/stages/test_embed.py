@@ -62,6 +62,23 @@ def test_the_check_images_are_kept_with_the_rows_they_are(built_project):
     assert images.dtype == np.uint8 and np.array_equal(images, expected)
 
 
+def test_an_int8_stage_and_the_package_calibrate_alike(built_project):
+    """The package's int8 embedder, calibrated on the images the stage kept, gives the stage's int8 embeddings."""
+    from kombat import schema
+    from kombat.export import embedder_model
+    from kombat.stages.package import embedder_as_embedded, read_check
+
+    project = built_project.path
+    out = embed(project, "emb_int8", precision="int8", min_cosine=-1.0)  # the Keras check is not what this tests
+    assert out.returncode == 0, out.stderr[-2000:]
+    cfg = schema.load(project / "emb_int8.params.yaml")
+    images, stored, precision = read_check(project / "emb_int8", cfg.embed.layer)
+    assert precision == "int8" and len(images) == 2 * cfg.embed.check_frames  # motion's and flow's
+    _, found = embedder_as_embedded(embedder_model(cfg, images.shape[1:]), images, stored, precision,
+                                    cfg.embed.tolerance, project / "emb_int8")  # refuses unless it reproduces them
+    assert f"on its {len(images)} check images" in found
+
+
 def test_ray_engine_and_another_shard_size_give_the_same_bytes(built_project):
     project = built_project.path
     out = embed(project, "emb_ray", engine="ray", shard_frames=300)
@@ -77,12 +94,12 @@ def test_ray_engine_and_another_shard_size_give_the_same_bytes(built_project):
 def test_embeddings_too_far_from_keras_are_refused_and_nothing_is_written(built_project, params, refusal):
     project = built_project.path
     before = tree_digests(project / "data/embeddings")
+    subprocess.run(["rm", "-rf", "emb_refused"], cwd=project, check=True)
     subprocess.run(["cp", "-r", "data/embeddings", "emb_refused"], cwd=project, check=True)
     out = embed(project, "emb_refused", **params)
     last = out.stderr.strip().splitlines()[-1]  # above it, TensorFlow's own start-up lines
     assert out.returncode == 2 and last.startswith(f"kombat embed: error: emb_refused: {refusal}"), out.stderr[-2000:]
     assert tree_digests(project / "emb_refused") == before  # the earlier embeddings, untouched
-    subprocess.run(["rm", "-r", "emb_refused"], cwd=project, check=True)
 
 
 @pytest.mark.parametrize("key, value, message", [("precision", "int4", "embed.precision 'int4' is not one of"),

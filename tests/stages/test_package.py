@@ -35,7 +35,7 @@ def test_the_model_card_is_its_template_filled_in(cfg):
     matrix = np.array([[5, 1, 0], [0, 6, 1], [2, 0, 30]])
     card = model_card(cfg, cfg, Candidate("abc123", "pipeline temporal", "pipeline", 0.91, 1), 4, scores, matrix,
                       1.5e-5, 48, "f00d", "3", "take", "- **Chosen**: the play rule section",
-                      ("int8", "the embed stage's own, (...) within 0.0e+00."))
+                      "int8", "the embed stage's own, (...) within 0.0e+00.")
     assert "${" not in card and card.startswith("# kombat body controller: `kombat@champion` (version 3)")
     assert "**How it was validated**: split by take: validation and test are other takes of the same person" in card
     assert "## Test scores (held-out takes, 45 frames)" in card and "| kick | 0 | 6 | 1 |" in card
@@ -63,9 +63,10 @@ def test_play_json_states_the_fitted_rule_and_none_of_the_search(tmp_path):
     assert not {"fit", "search", "slack_s"} & set(json.loads((tmp_path / "play.json").read_text()))
 
 
-def embeddings_folder(folder, cfg, images, rows, precision):
-    """An embed stage's output as the package reads it: its check images, and every input's embeddings at
-    those rows made by the stage's own multi-layer feature model at `precision`."""
+def embeddings_folder(folder, cfg, images_by_input, rows, precision):
+    """An embed stage's output as the package reads it: its check images (input by input) and each input's
+    embeddings at those rows, made by the stage's multi-layer feature model at `precision`; returns the run's
+    layer's embeddings of the check images, in meta.json's order."""
     import json
 
     import numpy as np
@@ -74,17 +75,19 @@ def embeddings_folder(folder, cfg, images, rows, precision):
     from kombat.features import to_tflite
     from kombat.lite import LiteModel
 
-    layers = list(cfg.backbone.candidate_layers)
+    layers, images = list(cfg.backbone.candidate_layers), np.concatenate(list(images_by_input.values()))
     features = feature_model(cfg.backbone, cfg.embed, images.shape[1:], layers)
     outputs = LiteModel(model_content=to_tflite(features, precision, calibration=images)).batch(images)
     np.save(folder / "check_images.npy", images)
-    (folder / "meta.json").write_text(json.dumps({"precision": precision, "check": {"inputs": ["motion"],
+    (folder / "meta.json").write_text(json.dumps({"precision": precision, "check": {"inputs": list(images_by_input),
                                                                                     "rows": rows.tolist()}}))
-    (folder / "motion").mkdir()
-    for layer, values in zip(layers, outputs):
-        stored = np.zeros((int(rows.max()) + 1, values.shape[1]), np.float32)
-        stored[rows] = values
-        np.save(folder / "motion" / f"{layer}.npy", stored)
+    for k, kind in enumerate(images_by_input):
+        (folder / kind).mkdir()
+        for layer, values in zip(layers, outputs):
+            stored = np.zeros((int(rows.max()) + 1, values.shape[1]), np.float32)
+            stored[rows] = values[k * len(rows):(k + 1) * len(rows)]
+            np.save(folder / kind / f"{layer}.npy", stored)
+    return outputs[layers.index(cfg.embed.layer)]
 
 
 @needs_weights
@@ -95,16 +98,20 @@ def test_the_play_embedder_is_the_embed_stages_and_refused_when_it_is_not(tmp_pa
     from kombat.errors import DataError, KombatError
     from kombat.export import embedder_model
     from kombat.features import to_tflite
-    from kombat.stages.package import embedder_as_embedded
+    from kombat.stages.package import embedder_as_embedded, read_check
 
     cfg = default_config(["embed.precision=int8"])
-    images = np.random.default_rng(0).integers(0, 256, (6, 56, 100, 3), dtype=np.uint8)
-    rows = np.array([0, 3, 7, 8, 12, 20])
-    embeddings_folder(tmp_path, cfg, images, rows, "int8")
-    embedder = embedder_model(cfg, images.shape[1:])
-    flatbuffer, precision, found = embedder_as_embedded(embedder, tmp_path, cfg.embed.layer, cfg.embed.tolerance)
-    assert precision == "int8" and found.endswith("stage's embeddings of its 6 check images within 0.0e+00.")
-    assert flatbuffer == to_tflite(embedder, "int8", calibration=images)  # the stage's calibration, deterministic
+    rng = np.random.default_rng(0)
+    images = {kind: rng.integers(0, 256, (4, 56, 100, 3), dtype=np.uint8) for kind in ("motion", "flow")}
+    rows = np.array([0, 3, 7, 12])
+    expected = embeddings_folder(tmp_path, cfg, images, rows, "int8")
+    check_images, stored, precision = read_check(tmp_path, cfg.embed.layer)
+    assert precision == "int8" and np.array_equal(stored, expected)  # motion's rows, then flow's
+    embedder = embedder_model(cfg, (56, 100, 3))
+    flatbuffer, found = embedder_as_embedded(embedder, check_images, stored, precision, cfg.embed.tolerance, tmp_path)
+    assert found.endswith("on its 8 check images it gives that stage's embeddings within 0.0e+00 of their largest "
+                          "value (allowed: 0.0001).")
+    assert flatbuffer == to_tflite(embedder, "int8", calibration=check_images)  # the stage's calibration, deterministic
 
     # Embeddings the head learned that this embedder does not give (float32's, under an int8 label): refused.
     other = tmp_path / "float32"
@@ -112,7 +119,7 @@ def test_the_play_embedder_is_the_embed_stages_and_refused_when_it_is_not(tmp_pa
     embeddings_folder(other, cfg, images, rows, "float32")
     (other / "meta.json").write_text((tmp_path / "meta.json").read_text())
     with pytest.raises(KombatError, match="the int8 play embedder differs from the embed stage's embeddings by"):
-        embedder_as_embedded(embedder, other, cfg.embed.layer, cfg.embed.tolerance)
+        embedder_as_embedded(embedder, *read_check(other, cfg.embed.layer), cfg.embed.tolerance, other)
     (other / "check_images.npy").unlink()
     with pytest.raises(DataError, match="no check_images.npy"):
-        embedder_as_embedded(embedder, other, cfg.embed.layer, cfg.embed.tolerance)
+        read_check(other, cfg.embed.layer)

@@ -13,8 +13,9 @@ its frame) as kombat.pose.pose_features, no backbone involved, cached in the sam
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
 (kombat.features, whose runners this stage wires up, and kombat.lite; one single-thread interpreter per
-core) after checking it against Keras on `embed.check_frames` frames; `keras` runs
-Keras itself. Frames are read and embeddings written shard by shard at their offsets in the .npy
+core) after checking it against Keras on `embed.check_frames` frames of each input (int8's calibration set
+too; kept as check_images.npy, meta.json's `check` naming each one's input and row, for the package's
+embedder to be checked against); `keras` runs Keras itself. Frames are read and embeddings written shard by shard at their offsets in the .npy
 files (kombat.storage.NpyRows), so memory stays flat as the data grows. `embed.engine: ray` embeds the
 shards on a Ray cluster (`embed.ray_address`; empty: a local Ray instance) with Ray Data: the same
 bytes as `local`.
@@ -51,6 +52,13 @@ def check_rows(n_frames: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, n_frames - 1, num=min(count, n_frames)).round().astype(int))
 
 
+def read_check_images(cfg: KombatConfig, frames: NpyRows, rows: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """The backbone inputs of `rows` as each embedded image input, input by input (meta.json's `check` order),
+    read row by row (the rows span the whole file)."""
+    return np.concatenate([read_input(frames, np.array([row]), kind, previous, cfg.embed.gains.get(kind, 1.0))
+                           for kind in cfg.embed.embedded_images for row in rows])
+
+
 def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     embed = cfg.embed
     if embed.engine == "ray" and embed.runtime != "litert":
@@ -63,9 +71,10 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
                         f"pose: run `dvc repro` (extract finds landmarks when the config embeds pose)")
     previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
     checked, widths = "", [0] * len(layers)  # no image input (embed.input pose): no backbone at all
+    if not n_frames:
+        raise DataError(f"{augmented_dir}: no frames to embed")
     rows = check_rows(n_frames, embed.check_frames)
-    check_images = np.concatenate([read_input(frames, np.array([row]), kind, previous, embed.gains.get(kind, 1.0))
-                                   for kind in embed.embedded_images for row in rows]) if embed.embedded_images else None
+    check_images = read_check_images(cfg, frames, rows, previous) if embed.embedded_images else None
     if check_images is not None:
         runner, widths, checked = backbone_runner(cfg, out_dir, tuple(dataset.images.shape[1:]), check_images)
     started = time.perf_counter()

@@ -55,9 +55,9 @@ def test_clip_frames(frames_dir: Path, count: int) -> np.ndarray:
 
 def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Candidate, n_candidates: int,
                scores: dict, matrix: np.ndarray, max_diff: float, n_check: int, fingerprint: str, version: str,
-               split_by: str, play_section: str, embedder: tuple[str, str]) -> str:
-    """The package's README.md: model_card.md filled in (what it is, how it was chosen and validated, scores);
-    `embedder`: its precision and what the package's check of it found (embedder_as_embedded)."""
+               split_by: str, play_section: str, embedder_precision: str, embedder_check: str) -> str:
+    """The package's README.md: model_card.md filled in (what it is, how it was chosen and validated, scores;
+    the embedder's precision and what its check found: embedder_as_embedded)."""
     classes = list(run_cfg.classes)
     confusion_rows = [f"| {name} | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(classes, matrix)]
     values = {
@@ -80,18 +80,19 @@ def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Cand
                                       "|---|" + "---|" * len(classes), *confusion_rows]),
         "n_check": n_check, "max_diff": f"{max_diff:.2e}", "tolerance": f"{cfg.package.tolerance:g}",
         "keys": ", ".join(f"{k} -> {v}" for k, v in cfg.play.keys.items()), "commit": tracking.git_commit(),
-        "play_rule": play_section, "embedder_precision": embedder[0], "embedder_check": embedder[1],
-        "embedder_keras": "`embedder.keras` is the same in Keras." if embedder[0] == "float32" else
+        "play_rule": play_section, "embedder_precision": embedder_precision, "embedder_check": embedder_check,
+        "embedder_keras": "`embedder.keras` is the same in Keras." if embedder_precision == "float32" else
         "A quantized embedder exists only in TFLite: there is no `embedder.keras`.",
-        "keras_player": "Keras embedder and head" if embedder[0] == "float32" else "this embedder, the Keras head",
+        "keras_player": "Keras embedder and head" if embedder_precision == "float32" else "this embedder, the Keras head",
     }
     return string.Template((KOMBAT_DIR / MODEL_CARD).read_text()).substitute(values)
 
 
 def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models: dict[str, tuple[object, bytes]],
                   labels: dict, rule: dict | None = None) -> None:
-    """The playable folder: both models in Keras and TFLite, labels.json, play.json (conf's play.*, with the
-    fitted `rule`'s values in place of its own) and the player's files."""
+    """The playable folder: both models in TFLite and, where `models` holds one, Keras (a quantized embedder has
+    none), labels.json, play.json (conf's play.*, with the fitted `rule`'s values in place of its own) and the
+    player's files."""
     for name, (keras_model, flatbuffer) in models.items():
         if keras_model is not None:
             keras_model.save(folder / f"{name}.keras")
@@ -113,27 +114,34 @@ def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models
     shutil.copytree(KOMBAT_DIR / PAGE_DIR, folder / PAGE_DIR, dirs_exist_ok=True)
 
 
-def embedder_as_embedded(embedder, embeddings_dir: Path, layer: str, tolerance: float) -> tuple[bytes, str, str]:
-    """Play's embedder as the embed stage ran it: TFLite at the precision the stage embedded at (meta.json), int8
-    calibrated on the stage's own check images, so a head plays on the numbers it learned from. Refused unless it
-    gives the stage's embeddings of those images within `tolerance` of their largest value (embed.tolerance).
-    Returns the flatbuffer, its precision and what the check found."""
+def read_check(embeddings_dir: Path, layer: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """The embed stage's check images, its embeddings of them at `layer` (input by input, as meta.json's `check`
+    lists them) and the precision it embedded at."""
     meta_path, images_path = embeddings_dir / "meta.json", embeddings_dir / CHECK_IMAGES_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     if "check" not in meta or not images_path.is_file():
         raise DataError(f"{embeddings_dir}: no {CHECK_IMAGES_FILE} (the embed stage's check images): run `dvc repro embed`")
-    images, precision = np.load(images_path), meta["precision"]
     rows = np.asarray(meta["check"]["rows"])
     stored = np.concatenate([np.load(embeddings_dir / kind / f"{layer}.npy", mmap_mode="r")[rows]
                              for kind in meta["check"]["inputs"]])
+    return np.load(images_path), stored, meta["precision"]
+
+
+def embedder_as_embedded(embedder, images: np.ndarray, stored: np.ndarray, precision: str, tolerance: float,
+                         where: Path) -> tuple[bytes, str]:
+    """Play's embedder as the embed stage ran it, so a head plays on the numbers it learned from: TFLite at the
+    stage's `precision`, int8 calibrated on the stage's own check `images`. Refused unless it gives the stage's
+    embeddings of them (`stored`) within `tolerance` of their largest value (embed.tolerance). Returns the
+    flatbuffer and what the check found, for the model card."""
     flatbuffer = to_tflite(embedder, precision, calibration=images)
     found = agreement([stored], LiteModel(model_content=flatbuffer).batch(images))
     if found.max_relative > tolerance:
-        raise KombatError(f"{embeddings_dir}: the {precision} play embedder differs from the embed stage's embeddings by "
+        raise KombatError(f"{where}: the {precision} play embedder differs from the embed stage's embeddings by "
                           f"{found.max_relative:.2e} of the largest value > embed.tolerance {tolerance:g} on "
-                          f"{len(images)} check images; not packaged")
-    return flatbuffer, precision, (f"the embed stage's own, for the frames the head learned from: it gives that "
-                                   f"stage's embeddings of its {len(images)} check images within {found.max_abs:.1e}.")
+                          f"{len(images)} check images; not packaged (embedded on another CPU? `dvc repro --force embed`)")
+    return flatbuffer, (f"the embed stage's own, for the frames the head learned from: on its {len(images)} check "
+                        f"images it gives that stage's embeddings within {found.max_relative:.1e} of their largest "
+                        f"value (allowed: {tolerance:g}).")
 
 
 def play_probabilities(head, features: np.ndarray, manifest, run_cfg: KombatConfig, rows: np.ndarray) -> np.ndarray:
@@ -171,10 +179,12 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     frames = test_clip_frames(frames_dir, CHECK_FRAMES)
     embedder, play_head = embedder_model(run_cfg, frames.shape[1:]), head_model(run_cfg, head)
     if any(kind in IMAGE_INPUTS for kind in run_cfg.embed.input_parts):
-        embedder_tflite, precision, embedder_check = embedder_as_embedded(embedder, embeddings_dir,
-                                                                          run_cfg.embed.layer, run_cfg.embed.tolerance)
+        images, stored, precision = read_check(embeddings_dir, run_cfg.embed.layer)
+        embedder_tflite, embedder_check = embedder_as_embedded(embedder, images, stored, precision,
+                                                               run_cfg.embed.tolerance, embeddings_dir)
     else:
-        embedder_tflite, precision, embedder_check = to_tflite(embedder), "float32", "the head sees pose alone: unused."
+        embedder_tflite, precision = to_tflite(embedder), "float32"
+        embedder_check = "the head sees pose alone, so play never runs it."
     # A quantized embedder exists only as TFLite (Keras's float32 would give numbers the head never saw).
     models = {"embedder": (embedder if precision == "float32" else None, embedder_tflite),
               "head": (play_head, to_tflite(play_head))}
@@ -201,7 +211,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         (tmp / "README.md").write_text(model_card(cfg, run_cfg, champion, len(candidates), scores, matrix, max_diff,
                                                   len(frames), fingerprint, version, split_by,
                                                   play_rule.markdown(play, run_cfg.task_spec.nothing, split_by),
-                                                  (precision, embedder_check)))
+                                                  precision, embedder_check))
     metrics_dir.mkdir(parents=True, exist_ok=True)
     write_json(metrics_dir / PLAY_EVENTS, play.as_dict())
     val, test_events = (play.scores[split]["chosen"].total for split in ("val", "test"))

@@ -64,19 +64,23 @@ def last_json(output: str) -> dict:
     return json.loads([line for line in output.splitlines() if line.startswith("{")][-1])
 
 
+def cpuinfo_field(cpuinfo: str, name: str) -> str | None:
+    """The first value of `name` ("model name", "flags") in /proc/cpuinfo's text, or None."""
+    return next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith(name)), None)
+
+
 def widest_vectors(cpuinfo: str) -> str:
     """The widest vector instructions the CPU's flags name ("AVX-512", "AVX2", "" for neither): two
     machines of one model name may differ in them, and in speed with them (docs/performance.md), so a row
     says which it ran on."""
-    flags = set(next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), []))
+    flags = set((cpuinfo_field(cpuinfo, "flags") or "").split())
     return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else ""
 
 
 def machine() -> dict:
     cpuinfo = Path("/proc/cpuinfo").read_text()
-    cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
-               platform.processor())
-    cpu = ", ".join(filter(None, (cpu, widest_vectors(cpuinfo))))
+    model = cpuinfo_field(cpuinfo, "model name") or platform.processor()
+    cpu = ", ".join(filter(None, (model, widest_vectors(cpuinfo))))
     versions = {}
     for package in ("tensorflow-cpu", "keras", "mlflow", "dvc", "hydra-core", "imgaug", "numpy", "opencv-python"):
         try:

@@ -26,6 +26,7 @@ from kombat.errors import DataError
 IMAGES_FILE = "images.npy"
 MANIFEST_FILE = "manifest.csv"
 LANDMARKS_FILE = "landmarks.npy"  # only when the config embeds pose: (N, people, 33, 5) float32 (kombat.pose)
+EMBEDDINGS_META_FILE = "meta.json"  # embeddings: inputs, layers, runtime, precision, and "check" (below)
 # embeddings: the backbone inputs the embed stage checked LiteRT on and calibrated int8 with, which the
 # package stage converts play's embedder with and checks it against (meta.json's "check": their inputs and rows)
 CHECK_IMAGES_FILE = "check_images.npy"

@@ -13,10 +13,10 @@ its frame) as kombat.pose.pose_features, no backbone involved, cached in the sam
 
 `embed.runtime: litert` (default) runs the Keras feature model converted to TFLite on XNNPACK
 (kombat.features, whose runners this stage wires up, and kombat.lite; one single-thread interpreter per
-core) after checking it against Keras on `embed.check_frames` frames of each input (int8's calibration set
-too; kept as check_images.npy, meta.json's `check` naming each one's input and row, for the package's
-embedder to be checked against); `keras` runs Keras itself. Frames are read and embeddings written shard by shard at their offsets in the .npy
-files (kombat.storage.NpyRows), so memory stays flat as the data grows. `embed.engine: ray` embeds the
+core) after checking it against Keras on `embed.check_frames` frames of each input (int8's calibration
+set too; kept as check_images.npy, meta.json's `check` naming each one's input and row, for the package's
+embedder to be checked against); `keras` runs Keras itself. Frames are read and embeddings written shard
+by shard at their offsets in the .npy files (kombat.storage.NpyRows), so memory stays flat as the data grows. `embed.engine: ray` embeds the
 shards on a Ray cluster (`embed.ray_address`; empty: a local Ray instance) with Ray Data: the same
 bytes as `local`.
 """
@@ -38,8 +38,8 @@ from kombat.features import (KerasRunner, agreement, check_agreement, embed_lite
 from kombat.lite import LiteModel
 from kombat.pose import FEATURES_PER_PERSON, pose_features
 from kombat.schema import KombatConfig
-from kombat.storage import (CHECK_IMAGES_FILE, IMAGES_FILE, LANDMARKS_FILE, MANIFEST_FILE, NpyRows, atomic_dir,
-                            read_dataset, write_json)
+from kombat.storage import (CHECK_IMAGES_FILE, EMBEDDINGS_META_FILE, IMAGES_FILE, LANDMARKS_FILE, MANIFEST_FILE,
+                            NpyRows, atomic_dir, read_dataset, write_json)
 
 
 def shards(n_frames: int, size: int) -> list[tuple[int, int]]:
@@ -69,10 +69,10 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
     if embed.needs_pose and dataset.landmarks is None:
         raise DataError(f"{augmented_dir}: has no {LANDMARKS_FILE}, but embed.input or embed.candidate_inputs names "
                         f"pose: run `dvc repro` (extract finds landmarks when the config embeds pose)")
-    previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
-    checked, widths = "", [0] * len(layers)  # no image input (embed.input pose): no backbone at all
     if not n_frames:
         raise DataError(f"{augmented_dir}: no frames to embed")
+    previous = previous_rows(clip_starts(dataset.manifest), embed.motion_gap)
+    checked, widths = "", [0] * len(layers)  # no image input (embed.input pose): no backbone at all
     rows = check_rows(n_frames, embed.check_frames)
     check_images = read_check_images(cfg, frames, rows, previous) if embed.embedded_images else None
     if check_images is not None:
@@ -107,9 +107,9 @@ def run(cfg: KombatConfig, augmented_dir: Path, out_dir: Path) -> str:
         seconds = time.perf_counter() - started
         dataset.manifest.to_csv(tmp / MANIFEST_FILE, index=False)
         # No timings here: the folder's bytes must depend on its inputs only (DVC caches by hash).
-        write_json(tmp / "meta.json", {"inputs": list(embed.embedded_inputs), "frames": n_frames,
-                                       "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
-                                       "precision": embed.embedder.split("-")[1], **check})
+        write_json(tmp / EMBEDDINGS_META_FILE, {"inputs": list(embed.embedded_inputs), "frames": n_frames,
+                                                "layers": dict(zip(layers, widths)), "runtime": embed.runtime,
+                                                "precision": embed.embedder.split("-")[1], **check})
     n = n_frames * len(embed.embedded_images)
     return (f"{n_frames} frames x {len(embed.embedded_images)} inputs ({', '.join(embed.embedded_images)}) through "
             f"{cfg.backbone.name} on {embed.embedder} "

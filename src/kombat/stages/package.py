@@ -30,7 +30,7 @@ from kombat.metrics import confusion, confusion_png, score
 from kombat.schema import IMAGE_INPUTS, DataFormat, KombatConfig
 from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
 from kombat.play import POSE_MODELS_DIR
-from kombat.storage import CHECK_IMAGES_FILE, atomic_dir, read_dataset, write_json
+from kombat.storage import CHECK_IMAGES_FILE, EMBEDDINGS_META_FILE, atomic_dir, read_dataset, write_json
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
 # play.py and the modules it imports, copied into the package as they are (they import no kombat code there)
@@ -117,7 +117,7 @@ def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models
 def read_check(embeddings_dir: Path, layer: str) -> tuple[np.ndarray, np.ndarray, str]:
     """The embed stage's check images, its embeddings of them at `layer` (input by input, as meta.json's `check`
     lists them) and the precision it embedded at."""
-    meta_path, images_path = embeddings_dir / "meta.json", embeddings_dir / CHECK_IMAGES_FILE
+    meta_path, images_path = embeddings_dir / EMBEDDINGS_META_FILE, embeddings_dir / CHECK_IMAGES_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     if "check" not in meta or not images_path.is_file():
         raise DataError(f"{embeddings_dir}: no {CHECK_IMAGES_FILE} (the embed stage's check images): run `dvc repro embed`")

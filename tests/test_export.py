@@ -83,3 +83,39 @@ def test_a_quantized_embedder_plays_from_tflite_on_either_backend(cfg, tmp_path)
     assert isinstance(played["keras"].embed, LiteModel) and not isinstance(played["keras"].head, LiteModel)
     with pytest.raises(PlayError, match="embedder.keras: model not found"):
         load_model(tmp_path, "keras", {**labels, "embedder_precision": "float32"})
+
+
+@needs_weights
+def test_an_int8_embedder_run_by_other_kernels_is_refused_at_play(cfg, tmp_path):
+    """An int8 head learned from the numbers of the kernels that embedded for it (LiteRT's XNNPACK). The same
+    int8 flatbuffer on TensorFlow Lite's built-in kernels gives other numbers, so a package whose check
+    embeddings came from those kernels is refused, naming its check file; from XNNPACK's it plays."""
+    import pytest
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from kombat.play import EMBEDDER_CHECK_FILE, PlayError, load_model
+
+    cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=3))
+    head = head_model(cfg, heads.build(cfg, (3, 1024), np.random.default_rng(0).gamma(0.5, 1.0, (64, 1024))))
+    frames = np.stack([cv2.cvtColor(cv2.resize(drawn_frame(label, seed=i), (100, 56)), cv2.COLOR_BGR2RGB)
+                       for i, label in enumerate(["other", "punch", "kick", "other", "punch"])])
+    flatbuffer = to_tflite(embedder_model(cfg, (56, 100, 3)), "int8", calibration=frames)
+    (tmp_path / "embedder.tflite").write_bytes(flatbuffer)
+    (tmp_path / "head.tflite").write_bytes(to_tflite(head))
+    labels = {"inputs": ["motion"], "embedder_precision": "int8", "window": 3, "motion_gap": 1,
+              "gains": {"motion": 4.0}, "embedder_tolerance": 1e-4}
+
+    def builtin_kernels(image):
+        runner = Interpreter(model_content=flatbuffer,
+                             experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        runner.allocate_tensors()
+        runner.set_tensor(runner.get_input_details()[0]["index"], image[None])
+        runner.invoke()
+        return runner.get_tensor(runner.get_output_details()[0]["index"])[0]
+
+    xnnpack = LiteModel(model_content=flatbuffer)
+    np.savez(tmp_path / EMBEDDER_CHECK_FILE, images=frames, embeddings=np.stack([xnnpack(f) for f in frames]))
+    assert load_model(tmp_path, "tflite", labels)(frames[0]).shape == (3,)
+    np.savez(tmp_path / EMBEDDER_CHECK_FILE, images=frames, embeddings=np.stack([builtin_kernels(f) for f in frames]))
+    with pytest.raises(PlayError, match=f"{EMBEDDER_CHECK_FILE}: here the embedder gives"):
+        load_model(tmp_path, "tflite", labels)

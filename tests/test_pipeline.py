@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -68,8 +69,17 @@ def test_dvc_repro_tracks_and_reruns_only_what_changed(built_project):
     card = (project / "models/package/README.md").read_text()
     assert run_id in card and f"macro-F1 {report['macro_f1']:.3f}" in card
     assert {p.name for p in (project / "models/package").iterdir()} >= {
-        "embedder.keras", "embedder.tflite", "head.keras", "head.tflite", "labels.json", "play.json", "play.py",
-        "frames.py", "lite.py", "README.md"}
+        "embedder.keras", "embedder.tflite", "embedder_check.npz", "head.keras", "head.tflite", "labels.json",
+        "play.json", "play.py", "frames.py", "lite.py", "README.md"}
+    # play.py checks its runtime on the embed stage's check images and embeddings, which the package carries.
+    embeddings = project / "data/embeddings"
+    meta, layer = json.loads((embeddings / "meta.json").read_text()), params["embed"]["layer"]
+    stored = np.concatenate([np.load(embeddings / kind / f"{layer}.npy")[meta["check"]["rows"]]
+                             for kind in meta["check"]["inputs"]])
+    with np.load(project / "models/package/embedder_check.npz") as check:
+        assert np.array_equal(check["images"], np.load(embeddings / "check_images.npy"))
+        assert np.array_equal(check["embeddings"], stored)
+    assert labels["embedder_tolerance"] == params["embed"]["tolerance"]
     # The play rule: fitted on the validation clips (or the fixed one, saying why), scored on validation and test.
     events = json.loads((project / "metrics/play_events.json").read_text())
     settings = json.loads((project / "models/package/play.json").read_text())

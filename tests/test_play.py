@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kombat.compose import default_config
-from kombat.play import PlayError, Rule, Trigger, decide, read_settings
+from kombat.play import PlayError, Rule, Trigger, check_embedder, decide, read_settings
 from kombat.playtest import Event, match_events
 from kombat.recordings import Segment
 from kombat.schema import to_dict
@@ -85,6 +85,40 @@ def test_events_match_segments_of_their_label_once():
     score = match_events(events, segments, slack=0.3)
     assert (score.true_positives, score.predicted, score.annotated) == (2, 5, 3)
     assert score.precision == pytest.approx(0.4) and score.recall == pytest.approx(2 / 3)
+
+
+def test_the_embedder_is_checked_against_the_embeddings_the_head_learned_from(tmp_path):
+    """play.py embeds the package's check images and compares with the embed stage's embeddings of them:
+    a runtime whose numbers differ beyond the tolerance (relative to the largest value) is refused."""
+    images = np.random.default_rng(0).integers(0, 256, (4, 6, 8, 3), dtype=np.uint8)
+
+    def embed(image):  # a stand-in embedder: a few pooled values of the image
+        return image.reshape(-1, 3).mean(axis=0).astype(np.float32) * np.float32(0.5)
+
+    expected = np.stack([embed(image) for image in images])
+    path = tmp_path / "embedder_check.npz"
+    np.savez(path, images=images, embeddings=expected)
+    assert check_embedder(path, embed, 1e-4) == 0.0
+    nudged = expected.copy()
+    nudged[2, 1] += expected.max() * 3e-5  # within 1e-4 of the largest value: float32 kernels differ so
+    np.savez(path, images=images, embeddings=nudged)
+    assert 2e-5 < check_embedder(path, embed, 1e-4) < 4e-5
+    nudged[2, 1] += expected.max() * 2e-4
+    np.savez(path, images=images, embeddings=nudged)
+    with pytest.raises(PlayError, match=r"embedder_check.npz: here the embedder gives .* 2.3e-04 .*allowed: 0.0001"):
+        check_embedder(path, embed, 1e-4)
+    np.savez(path, images=images, embeddings=expected[:, :2])
+    with pytest.raises(PlayError, match=r"gives embeddings of shape \(4, 3\), the check holds \(4, 2\)"):
+        check_embedder(path, embed, 1e-4)
+    np.savez(path, images=images, embeddings=expected[:3])
+    with pytest.raises(PlayError, match="4 images but 3 embeddings"):
+        check_embedder(path, embed, 1e-4)
+    path.write_bytes(b"not numpy")
+    with pytest.raises(PlayError, match="not a check file"):
+        check_embedder(path, embed, 1e-4)
+    path.unlink()
+    with pytest.raises(PlayError, match="embedder_check.npz: not found"):
+        check_embedder(path, embed, 1e-4)
 
 
 def test_the_window_shows_probability_bars_in_proportion():

@@ -47,6 +47,7 @@ else:  # run as a script from a package folder, where the package stage put thes
 
 HERE = Path(__file__).resolve().parent
 POSE_MODELS_DIR = "pose"  # in the package: BlazePose's two models, when the model sees pose (sha256 checked on load)
+EMBEDDER_CHECK_FILE = "embedder_check.npz"  # in the package: the embed stage's check images and its embeddings of them
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's logs would
 
 
@@ -259,8 +260,34 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
         head = as_function(head_path)
     else:
         embed, head = lite.LiteModel(model_path=embedder_path), lite.LiteModel(model_path=head_path)
+    if "embedder_tolerance" in labels:
+        check_embedder(package / EMBEDDER_CHECK_FILE, embed, float(labels["embedder_tolerance"]))
     return TickModel(embed, head, labels["inputs"], int(labels["window"]), int(labels["motion_gap"]),
                      {kind: float(gain) for kind, gain in labels["gains"].items()}, find_pose)
+
+
+def check_embedder(path: Path, embed, tolerance: float) -> float:
+    """Does this runtime give the numbers the head learned from? The embed stage's check images through `embed`,
+    against that stage's embeddings of them: refused beyond `tolerance` of their largest value (an int8 embedder
+    run by other kernels than the stage's gives other numbers: docs/embedding.md). Returns the difference found."""
+    if not path.is_file():
+        raise PlayError(f"{path}: not found (the embedder's check; run `dvc repro package`)")
+    try:
+        with np.load(path) as check:
+            images, expected = check["images"], check["embeddings"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise PlayError(f"{path}: not a check file of images and embeddings ({exc})") from None
+    if not len(images) or len(images) != len(expected):
+        raise PlayError(f"{path}: {len(images)} images but {len(expected)} embeddings")
+    got = np.stack([np.asarray(embed(image), np.float32).reshape(-1) for image in images])
+    if got.shape != expected.shape:
+        raise PlayError(f"{path}: the embedder gives embeddings of shape {got.shape}, the check holds {expected.shape}")
+    found = float(np.abs(got - expected).max() / max(float(np.abs(expected).max()), 1e-30))
+    if found > tolerance:
+        raise PlayError(f"{path}: here the embedder gives the check images' embeddings {found:.1e} of their largest "
+                        f"value away from the ones the head learned from (allowed: {tolerance:g}): this runtime "
+                        "computes other numbers than LiteRT's XNNPACK, which the embed stage ran")
+    return found
 
 
 # ---- the edges: camera or video, keys, window ----------------------------------------------

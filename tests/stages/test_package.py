@@ -109,9 +109,18 @@ def test_the_play_embedder_is_the_embed_stages_and_refused_when_it_is_not(tmp_pa
     assert precision == "int8" and np.array_equal(stored, expected)  # motion's rows, then flow's
     embedder = embedder_model(cfg, (56, 100, 3))
     flatbuffer, found = embedder_as_embedded(embedder, check_images, stored, precision, cfg.embed.tolerance, tmp_path)
-    assert found.endswith("on its 8 check images it gives that stage's embeddings within 0.0e+00 of their largest "
-                          "value (allowed: 0.0001).")
+    assert ("on its 8 check images it gives that stage's embeddings within 0.0e+00 of their largest "
+            "value (allowed: 0.0001).") in found
     assert flatbuffer == to_tflite(embedder, "int8", calibration=check_images)  # the stage's calibration, deterministic
+    # The package carries the check, and play.py's own check passes on the embedder it ships.
+    from kombat.lite import LiteModel
+    from kombat.play import EMBEDDER_CHECK_FILE, check_embedder
+    from kombat.stages.package import write_package
+
+    package = tmp_path / "package"
+    package.mkdir()
+    write_package(package, cfg, cfg, {}, {"classes": list(cfg.classes)}, None, (check_images, stored))
+    assert check_embedder(package / EMBEDDER_CHECK_FILE, LiteModel(model_content=flatbuffer), cfg.embed.tolerance) == 0
 
     # Embeddings the head learned that this embedder does not give (float32's, under an int8 label): refused.
     other = tmp_path / "float32"

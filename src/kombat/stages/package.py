@@ -29,7 +29,7 @@ from kombat.lite import LiteModel
 from kombat.metrics import confusion, confusion_png, score
 from kombat.schema import IMAGE_INPUTS, DataFormat, KombatConfig
 from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
-from kombat.play import POSE_MODELS_DIR
+from kombat.play import EMBEDDER_CHECK_FILE, POSE_MODELS_DIR
 from kombat.storage import CHECK_IMAGES_FILE, EMBEDDINGS_META_FILE, atomic_dir, read_dataset, write_json
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
@@ -89,14 +89,17 @@ def model_card(cfg: KombatConfig, run_cfg: KombatConfig, champion: tracking.Cand
 
 
 def write_package(folder: Path, cfg: KombatConfig, run_cfg: KombatConfig, models: dict[str, tuple[object, bytes]],
-                  labels: dict, rule: dict | None = None) -> None:
+                  labels: dict, rule: dict | None = None, check: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """The playable folder: both models in TFLite and, where `models` holds one, Keras (a quantized embedder has
-    none), labels.json, play.json (conf's play.*, with the fitted `rule`'s values in place of its own) and the
-    player's files."""
+    none), labels.json, play.json (conf's play.*, with the fitted `rule`'s values in place of its own), the
+    embedder's `check` (the embed stage's check images and its embeddings of them: play.py checks its runtime
+    against them) and the player's files."""
     for name, (keras_model, flatbuffer) in models.items():
         if keras_model is not None:
             keras_model.save(folder / f"{name}.keras")
         (folder / f"{name}.tflite").write_bytes(flatbuffer)
+    if check is not None:
+        np.savez(folder / EMBEDDER_CHECK_FILE, images=check[0], embeddings=np.asarray(check[1], np.float32))
     (folder / "labels.json").write_text(json.dumps(labels, indent=2) + "\n")
     play = {k: v for k, v in schema.to_dict(cfg)["play"].items() if k not in FIT_ONLY_KEYS}
     settings = {"nothing_class": run_cfg.task_spec.nothing, **play, **(rule or {})}
@@ -141,7 +144,8 @@ def embedder_as_embedded(embedder, images: np.ndarray, stored: np.ndarray, preci
                           f"{len(images)} check images; not packaged (embedded on another CPU? `dvc repro --force embed`)")
     return flatbuffer, (f"the embed stage's own, for the frames the head learned from: on its {len(images)} check "
                         f"images it gives that stage's embeddings within {found.max_relative:.1e} of their largest "
-                        f"value (allowed: {tolerance:g}).")
+                        f"value (allowed: {tolerance:g}). `{EMBEDDER_CHECK_FILE}` holds both: play.py checks the "
+                        "runtime it plays on against them when it loads.")
 
 
 def play_probabilities(head, features: np.ndarray, manifest, run_cfg: KombatConfig, rows: np.ndarray) -> np.ndarray:
@@ -182,8 +186,10 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         images, stored, precision = read_check(embeddings_dir, run_cfg.embed.layer)
         embedder_tflite, embedder_check = embedder_as_embedded(embedder, images, stored, precision,
                                                                run_cfg.embed.tolerance, embeddings_dir)
+        check, checked = (images, stored), {"embedder_tolerance": run_cfg.embed.tolerance}
     else:
         embedder_tflite, precision = to_tflite(embedder), "float32"
+        check, checked = None, {}
         embedder_check = "the head sees pose alone, so play never runs it."
     # A quantized embedder exists only as TFLite (Keras's float32 would give numbers the head never saw).
     models = {"embedder": (embedder if precision == "float32" else None, embedder_tflite),
@@ -191,10 +197,10 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
               "inputs": list(run_cfg.embed.input_parts), "embedder_precision": precision, "window": run_cfg.head.window,
               "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains, "pose_people": run_cfg.pose.people,
-              "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}"}
+              "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}", **checked}
     with tempfile.TemporaryDirectory() as staging:
         staged = Path(staging)
-        write_package(staged, cfg, run_cfg, models, labels, play.chosen)
+        write_package(staged, cfg, run_cfg, models, labels, play.chosen, check)
         # The check runs the players play.py runs, tick by tick: Keras (the reference) against TFLite.
         played = {backend: load_model(staged, backend, labels) for backend in ("keras", "tflite")}
         expected = np.stack([played["keras"](frame) for frame in frames])
@@ -204,7 +210,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
                               f"{cfg.package.tolerance:g}; not packaged")
         version = tracking.log_and_register(cfg, champion, staged, KOMBAT_DIR / "mlflow_model.py", frames, expected)
     with atomic_dir(out_dir) as tmp:
-        write_package(tmp, cfg, run_cfg, models, {**labels, "version": version}, play.chosen)
+        write_package(tmp, cfg, run_cfg, models, {**labels, "version": version}, play.chosen, check)
         confusion_png(matrix, run_cfg.classes, f"champion, test macro-F1 {scores['macro_f1']:.3f}",
                       tmp / "confusion_matrix.png")
         split_by = split_unit_of(manifest)

@@ -119,3 +119,6 @@ def test_an_int8_embedder_run_by_other_kernels_is_refused_at_play(cfg, tmp_path)
     np.savez(tmp_path / EMBEDDER_CHECK_FILE, images=frames, embeddings=np.stack([builtin_kernels(f) for f in frames]))
     with pytest.raises(PlayError, match=f"{EMBEDDER_CHECK_FILE}: here the embedder gives"):
         load_model(tmp_path, "tflite", labels)
+    assert load_model(tmp_path, "tflite", labels, check=False)(frames[0]).shape == (3,)  # as the MLflow model's
+    with pytest.raises(PlayError, match="labels.json: embedder_tolerance 'tight' is not a number"):
+        load_model(tmp_path, "tflite", {**labels, "embedder_tolerance": "tight"})

@@ -113,6 +113,21 @@ def test_the_embedder_is_checked_against_the_embeddings_the_head_learned_from(tm
     np.savez(path, images=images, embeddings=expected[:3])
     with pytest.raises(PlayError, match="4 images but 3 embeddings"):
         check_embedder(path, embed, 1e-4)
+    np.savez(path, images=images.astype(np.float32), embeddings=expected)
+    with pytest.raises(PlayError, match=r"expected uint8 images \(N, H, W, 3\) .* found float32 \(4, 6, 8, 3\)"):
+        check_embedder(path, embed, 1e-4)
+
+    def fixed_size_embed(image):  # as LiteRT says of an input of another shape
+        if image.shape != (5, 8, 3):
+            raise ValueError("Cannot set tensor: Dimension mismatch. Got 6 but expected 5 for dimension 1 of input 0.")
+        return embed(image)
+
+    np.savez(path, images=images, embeddings=expected)
+    with pytest.raises(PlayError, match=r"images of shape \(6, 8, 3\) do not fit the embedder: Cannot set tensor"):
+        check_embedder(path, fixed_size_embed, 1e-4)
+    path.write_bytes(path.read_bytes()[:200])  # cut off
+    with pytest.raises(PlayError, match="not a check file"):
+        check_embedder(path, embed, 1e-4)
     path.write_bytes(b"not numpy")
     with pytest.raises(PlayError, match="not a check file"):
         check_embedder(path, embed, 1e-4)

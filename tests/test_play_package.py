@@ -129,6 +129,21 @@ def test_a_missing_model_is_a_one_line_error(built_project, tmp_path):
     assert out.returncode == 2 and "embedder.tflite: model not found" in out.stderr.strip().splitlines()[-1]
 
 
+def test_an_embedder_that_fails_its_check_is_a_one_line_error(built_project, tmp_path):
+    """The package's check embeddings nudged by 1% of their largest value: as if this runtime computed other
+    numbers than the embed stage's. play.py refuses before the first decision."""
+    package = shutil.copytree(built_project.package, tmp_path / "package")
+    with np.load(package / "embedder_check.npz") as check:
+        images, embeddings = check["images"], check["embeddings"].copy()
+    embeddings.flat[embeddings.argmin()] += embeddings.max() * 0.01  # the largest value stays the same
+    np.savez(package / "embedder_check.npz", images=images, embeddings=embeddings)
+    video = next(iter(sorted((built_project.path / "data/synthetic/videos").glob("*.mp4"))))
+    out = run_play(package, "--source", str(video), "--json")
+    last = out.stderr.strip().splitlines()[-1]
+    assert out.returncode == 2 and out.stdout == "" and last.startswith("play: error: "), out.stderr[-2000:]
+    assert "embedder_check.npz: here the embedder gives the check images' embeddings 1.0e-02 " in last
+
+
 def test_actions_arrive_as_key_presses_in_an_x_client(built_project, heldout, x_display):
     env = {**project_env(), "DISPLAY": x_display}
     recorder = subprocess.Popen([sys.executable, str(RECORDER)], env=env, stdout=subprocess.PIPE, text=True)

@@ -23,7 +23,7 @@ class PackagedPlayer(mlflow.pyfunc.PythonModel):
         self.play = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = self.play  # its dataclasses look their module up there while it loads
         spec.loader.exec_module(self.play)
-        self.package = package
+        self.package, self.checked = package, False
 
     def predict(self, context, model_input, params=None):
         import json
@@ -32,7 +32,9 @@ class PackagedPlayer(mlflow.pyfunc.PythonModel):
         if "pose" in labels["inputs"]:  # BlazePose needs the full camera frame; this model is given model frames
             raise ValueError("this champion sees pose, found on the full-size camera frame, which a clip of model "
                              "frames does not hold: play it with the package's play.py (docs/pose.md)")
-        tick_model = self.play.load_model(self.package, "tflite", labels)  # fresh buffers for each clip
+        # fresh buffers for each clip; the embedder checked on this runtime once
+        tick_model = self.play.load_model(self.package, "tflite", labels, check=not self.checked)
+        self.checked = True
         return np.stack([tick_model(np.asarray(frame, dtype=np.uint8)) for frame in np.asarray(model_input)])
 
 

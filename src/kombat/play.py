@@ -31,6 +31,7 @@ import math
 import os
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -224,9 +225,11 @@ class TickModel:
         return self.head(np.stack(window).astype(np.float32))
 
 
-def load_model(package: Path, backend: str, labels: dict) -> TickModel:
+def load_model(package: Path, backend: str, labels: dict, check: bool = True) -> TickModel:
     """The package's embedder and head on `backend`, as a TickModel. A quantized embedder (int8, float16) exists
-    only as TFLite, so the keras backend runs it there: Keras's float32 would give numbers the head never saw."""
+    only as TFLite, so the keras backend runs it there: Keras's float32 would give numbers the head never saw.
+    With `check`, the embedder is first checked on this runtime (check_embedder; a package from before
+    embedder_check.npz, whose labels.json has no embedder_tolerance, is not)."""
     def path(name: str, suffix: str) -> Path:
         found = package / f"{name}.{suffix}"
         if not found.is_file():
@@ -260,8 +263,13 @@ def load_model(package: Path, backend: str, labels: dict) -> TickModel:
         head = as_function(head_path)
     else:
         embed, head = lite.LiteModel(model_path=embedder_path), lite.LiteModel(model_path=head_path)
-    if "embedder_tolerance" in labels:
-        check_embedder(package / EMBEDDER_CHECK_FILE, embed, float(labels["embedder_tolerance"]))
+    if check and "embedder_tolerance" in labels:
+        try:
+            tolerance = float(labels["embedder_tolerance"])
+        except (TypeError, ValueError):
+            raise PlayError(f"{package / 'labels.json'}: embedder_tolerance {labels['embedder_tolerance']!r} "
+                            "is not a number") from None
+        check_embedder(package / EMBEDDER_CHECK_FILE, embed, tolerance)
     return TickModel(embed, head, labels["inputs"], int(labels["window"]), int(labels["motion_gap"]),
                      {kind: float(gain) for kind, gain in labels["gains"].items()}, find_pose)
 
@@ -275,18 +283,26 @@ def check_embedder(path: Path, embed, tolerance: float) -> float:
     try:
         with np.load(path) as check:
             images, expected = check["images"], check["embeddings"]
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
         raise PlayError(f"{path}: not a check file of images and embeddings ({exc})") from None
+    if images.ndim != 4 or images.dtype != np.uint8 or expected.ndim != 2:
+        raise PlayError(f"{path}: expected uint8 images (N, H, W, 3) and embeddings (N, C), found "
+                        f"{images.dtype} {images.shape} and {expected.dtype} {expected.shape}")
     if not len(images) or len(images) != len(expected):
         raise PlayError(f"{path}: {len(images)} images but {len(expected)} embeddings")
-    got = np.stack([np.asarray(embed(image), np.float32).reshape(-1) for image in images])
+    try:
+        got = np.stack([np.asarray(embed(image), np.float32).reshape(-1) for image in images])
+    except ValueError as exc:  # LiteRT and Keras say so for an input of another shape
+        raise PlayError(f"{path}: its images of shape {images.shape[1:]} do not fit the embedder: "
+                        f"{str(exc).splitlines()[0][:200]}") from None
     if got.shape != expected.shape:
         raise PlayError(f"{path}: the embedder gives embeddings of shape {got.shape}, the check holds {expected.shape}")
     found = float(np.abs(got - expected).max() / max(float(np.abs(expected).max()), 1e-30))
     if found > tolerance:
         raise PlayError(f"{path}: here the embedder gives the check images' embeddings {found:.1e} of their largest "
                         f"value away from the ones the head learned from (allowed: {tolerance:g}): this runtime "
-                        "computes other numbers than LiteRT's XNNPACK, which the embed stage ran")
+                        "computes other numbers than the embed stage's; play with --backend tflite on ai-edge-litert "
+                        "(XNNPACK), or package a float32 run")
     return found
 
 

@@ -29,7 +29,7 @@ from kombat.lite import LiteModel
 from kombat.metrics import confusion, confusion_png, score
 from kombat.schema import IMAGE_INPUTS, DataFormat, KombatConfig
 from kombat.data import VALIDATION_MEANS, clip_starts, split_unit_of, window_rows
-from kombat.play import EMBEDDER_CHECK_FILE, POSE_MODELS_DIR
+from kombat.play import EMBEDDER_CHECK_FILE, POSE_MODELS_DIR, PlayError
 from kombat.storage import CHECK_IMAGES_FILE, EMBEDDINGS_META_FILE, atomic_dir, read_dataset, write_json
 
 KOMBAT_DIR = Path(__file__).resolve().parents[1]
@@ -186,10 +186,10 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         images, stored, precision = read_check(embeddings_dir, run_cfg.embed.layer)
         embedder_tflite, embedder_check = embedder_as_embedded(embedder, images, stored, precision,
                                                                run_cfg.embed.tolerance, embeddings_dir)
-        check, checked = (images, stored), {"embedder_tolerance": run_cfg.embed.tolerance}
+        check, check_labels = (images, stored), {"embedder_tolerance": run_cfg.embed.tolerance}
     else:
         embedder_tflite, precision = to_tflite(embedder), "float32"
-        check, checked = None, {}
+        check, check_labels = None, {}
         embedder_check = "the head sees pose alone, so play never runs it."
     # A quantized embedder exists only as TFLite (Keras's float32 would give numbers the head never saw).
     models = {"embedder": (embedder if precision == "float32" else None, embedder_tflite),
@@ -197,12 +197,15 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
               "inputs": list(run_cfg.embed.input_parts), "embedder_precision": precision, "window": run_cfg.head.window,
               "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains, "pose_people": run_cfg.pose.people,
-              "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}", **checked}
+              "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}", **check_labels}
     with tempfile.TemporaryDirectory() as staging:
         staged = Path(staging)
         write_package(staged, cfg, run_cfg, models, labels, play.chosen, check)
         # The check runs the players play.py runs, tick by tick: Keras (the reference) against TFLite.
-        played = {backend: load_model(staged, backend, labels) for backend in ("keras", "tflite")}
+        try:
+            played = {backend: load_model(staged, backend, labels) for backend in ("keras", "tflite")}
+        except PlayError as exc:
+            raise KombatError(f"{exc}; not packaged") from None
         expected = np.stack([played["keras"](frame) for frame in frames])
         max_diff = float(np.abs(np.stack([played["tflite"](frame) for frame in frames]) - expected).max())
         if max_diff > cfg.package.tolerance:

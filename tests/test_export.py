@@ -86,14 +86,19 @@ def test_a_quantized_embedder_plays_from_tflite_on_either_backend(cfg, tmp_path)
 
 
 @needs_weights
-def test_an_int8_embedder_run_by_other_kernels_is_refused_at_play(cfg, tmp_path):
+def test_an_int8_embedder_run_by_other_kernels_is_refused_at_play(cfg, tmp_path, monkeypatch):
     """An int8 head learned from the numbers of the kernels that embedded for it (LiteRT's XNNPACK). The same
     int8 flatbuffer on TensorFlow Lite's built-in kernels gives other numbers, so a package whose check
-    embeddings came from those kernels is refused, naming its check file; from XNNPACK's it plays."""
+    embeddings came from those kernels is refused, naming its check file; from XNNPACK's it plays, on LiteRT
+    and on TensorFlow's own interpreter (play.py's fallback), which may round a value one step of the grid
+    the other way (the package's play_tolerance)."""
+    import sys
+
     import pytest
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from kombat.play import EMBEDDER_CHECK_FILE, PlayError, load_model
+    from kombat.stages.package import play_tolerance
 
     cfg = dataclasses.replace(cfg, head=dataclasses.replace(cfg.head, name="temporal", units=16, window=3))
     head = head_model(cfg, heads.build(cfg, (3, 1024), np.random.default_rng(0).gamma(0.5, 1.0, (64, 1024))))
@@ -102,8 +107,11 @@ def test_an_int8_embedder_run_by_other_kernels_is_refused_at_play(cfg, tmp_path)
     flatbuffer = to_tflite(embedder_model(cfg, (56, 100, 3)), "int8", calibration=frames)
     (tmp_path / "embedder.tflite").write_bytes(flatbuffer)
     (tmp_path / "head.tflite").write_bytes(to_tflite(head))
+    xnnpack = LiteModel(model_content=flatbuffer)
+    stored = np.stack([xnnpack(f) for f in frames])
     labels = {"inputs": ["motion"], "embedder_precision": "int8", "window": 3, "motion_gap": 1,
-              "gains": {"motion": 4.0}, "embedder_tolerance": 1e-4}
+              "gains": {"motion": 4.0}, "embedder_tolerance": play_tolerance(stored, 1e-4)}
+    assert 1e-4 < labels["embedder_tolerance"] < 0.02  # about one step in 255
 
     def builtin_kernels(image):
         runner = Interpreter(model_content=flatbuffer,
@@ -113,9 +121,12 @@ def test_an_int8_embedder_run_by_other_kernels_is_refused_at_play(cfg, tmp_path)
         runner.invoke()
         return runner.get_tensor(runner.get_output_details()[0]["index"])[0]
 
-    xnnpack = LiteModel(model_content=flatbuffer)
-    np.savez(tmp_path / EMBEDDER_CHECK_FILE, images=frames, embeddings=np.stack([xnnpack(f) for f in frames]))
+    np.savez(tmp_path / EMBEDDER_CHECK_FILE, images=frames, embeddings=stored)
     assert load_model(tmp_path, "tflite", labels)(frames[0]).shape == (3,)
+    with monkeypatch.context() as without_litert:  # TensorFlow's interpreter, as where ai-edge-litert is missing
+        without_litert.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+        played = load_model(tmp_path, "tflite", labels)
+        assert type(played.embed.interpreter).__module__.startswith("tensorflow")
     np.savez(tmp_path / EMBEDDER_CHECK_FILE, images=frames, embeddings=np.stack([builtin_kernels(f) for f in frames]))
     with pytest.raises(PlayError, match=f"{EMBEDDER_CHECK_FILE}: here the embedder gives"):
         load_model(tmp_path, "tflite", labels)

@@ -64,6 +64,19 @@ def test_play_json_states_the_fitted_rule_and_none_of_the_search(tmp_path):
     assert not (tmp_path / "embedder_check.npz").exists()  # no check given (a pose-only head has no embedder)
 
 
+def test_play_allows_one_step_of_a_quantized_embedders_grid():
+    import numpy as np
+
+    from kombat.stages.package import play_tolerance
+
+    float32 = np.random.default_rng(0).gamma(0.5, 1.0, (32, 64)).astype(np.float32)
+    assert play_tolerance(float32, 1e-4) == 1e-4  # values on no grid: embed.tolerance
+    on_a_grid = np.random.default_rng(0).integers(0, 13, (32, 64)) * np.float32(0.5)  # 0 to 6 in steps of 0.5
+    assert play_tolerance(on_a_grid, 1e-4) == pytest.approx(1.01 * 0.5 / 6)
+    assert play_tolerance(on_a_grid, 0.2) == 0.2  # the coarser of the two
+    assert play_tolerance(np.zeros((2, 3), np.float32), 1e-4) == 1e-4
+
+
 def embeddings_folder(folder, cfg, images_by_input, rows, precision):
     """An embed stage's output as the package reads it: its check images (input by input) and each input's
     embeddings at those rows, made by the stage's multi-layer feature model at `precision`; returns the run's

@@ -148,6 +148,16 @@ def embedder_as_embedded(embedder, images: np.ndarray, stored: np.ndarray, preci
                         "runtime it plays on against them when it loads.")
 
 
+def play_tolerance(stored: np.ndarray, tolerance: float) -> float:
+    """What play.py allows its runtime (labels.json's embedder_tolerance), relative to the largest value of the
+    stage's check embeddings `stored`: `tolerance` (embed.tolerance), or one step of the embeddings' own grid where
+    that is coarser. A quantized embedder's outputs lie on a grid, and kernels that round one value the other way
+    give it a step apart (TensorFlow's interpreter against LiteRT, int8), and the head decides alike."""
+    levels = np.unique(stored)
+    step = float(np.diff(levels).min()) if len(levels) > 1 else 0.0
+    return max(tolerance, 1.01 * step / max(float(np.abs(stored).max()), 1e-30))  # 1%: float32 dequantizing
+
+
 def play_probabilities(head, features: np.ndarray, manifest, run_cfg: KombatConfig, rows: np.ndarray) -> np.ndarray:
     """The head's probabilities at each of `rows`, from its window of ticks as play feeds it (the cached embeddings)."""
     windows = window_rows(clip_starts(manifest), rows, run_cfg.head.window)
@@ -186,7 +196,8 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
         images, stored, precision = read_check(embeddings_dir, run_cfg.embed.layer)
         embedder_tflite, embedder_check = embedder_as_embedded(embedder, images, stored, precision,
                                                                run_cfg.embed.tolerance, embeddings_dir)
-        check, check_labels = (images, stored), {"embedder_tolerance": run_cfg.embed.tolerance}
+        check = (images, stored)
+        check_labels = {"embedder_tolerance": play_tolerance(stored, run_cfg.embed.tolerance)}
     else:
         embedder_tflite, precision = to_tflite(embedder), "float32"
         check, check_labels = None, {}

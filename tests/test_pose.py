@@ -134,6 +134,23 @@ def test_features_are_about_the_hips_in_torso_lengths():
     assert np.allclose(pose.pose_features(shifted), features, atol=1e-6)
 
 
+def test_people_reach_the_head_left_to_right_and_the_missing_last():
+    rng = np.random.default_rng(3)
+    people = rng.uniform(0, 300, (3, 33, 5)).astype(np.float32)
+    people[..., 4] = 1.0
+    people[0, [pose.LEFT_HIP, pose.RIGHT_HIP], 0] = 250  # right
+    people[1, [pose.LEFT_HIP, pose.RIGHT_HIP], 0] = 40  # left
+    people[2] = 0  # not found
+    expected = np.concatenate([pose.pose_features(people[[1]]), pose.pose_features(people[[0]]), np.zeros(99)])
+    for order in ([0, 1, 2], [1, 0, 2], [2, 0, 1], [2, 1, 0]):  # whichever slot the tracker left each in
+        assert np.array_equal(pose.left_to_right(people[order])[2], people[2])
+        assert np.allclose(pose.pose_features(people[order]), expected)
+    # a flipped frame: the right person becomes the left one, each mirrored
+    mirrored = pose.mirror_landmarks(people, 320)
+    assert np.allclose(pose.pose_features(mirrored),
+                       np.concatenate([pose.pose_features(mirrored[[0]]), pose.pose_features(mirrored[[1]]), np.zeros(99)]))
+
+
 # ---- the model files -----------------------------------------------------------------------------
 
 
@@ -234,6 +251,31 @@ def test_mirrored_landmarks_are_the_pose_of_the_flipped_frame():
     assert len(swapped) >= 12
     assert np.median(swapped) < 0.03, swapped
     assert np.mean(np.less(swapped, unswapped)) >= 0.8, (swapped, unswapped)
+
+
+@needs_models
+def test_two_fighters_keep_their_order_when_one_is_lost_and_found_again():
+    """Two rendered fighters side by side (each 180 pixels of its own 320x180 frame), the left one covered
+    for three frames: the tracker finds it again after the right one, yet the head still reads it first.
+    Measured: both found on 30 of the 40 frames."""
+    clips = list(rendered_frames(n_actors=3, seconds=4.0, fps=10))
+    left, right = clips[40:80], clips[80:120]
+    tracker = pose.PoseTracker(MODELS_DIR, people=2, threads=1)
+    both, refound_second = 0, False
+    for i, ((frame_l, *_), (frame_r, *_)) in enumerate(zip(left, right)):
+        frame = np.ascontiguousarray(np.hstack([frame_l[:, 70:250], frame_r[:, 70:250]]))
+        if 15 <= i < 18:
+            frame[:, :180] = frame[:, :180].mean(axis=(0, 1)).astype(np.uint8)
+        tracked = tracker(frame)
+        if tracked[..., 4].any(axis=-1).all():
+            both += 1
+            hips_x = (tracked[:, pose.LEFT_HIP, 0] + tracked[:, pose.RIGHT_HIP, 0]) / 2
+            refound_second |= bool(i >= 18 and hips_x[1] < 180)  # the tracker's own order: left fighter second
+            ordered = pose.left_to_right(tracked)
+            assert (ordered[0, pose.LEFT_HIP, 0] + ordered[0, pose.RIGHT_HIP, 0]) / 2 < 180 < \
+                (ordered[1, pose.LEFT_HIP, 0] + ordered[1, pose.RIGHT_HIP, 0]) / 2, i
+    assert both >= 20
+    assert refound_second  # what the order is for
 
 
 def test_an_unreachable_index_is_a_note_for_setup_and_an_error_otherwise(tmp_path, monkeypatch, capsys):

@@ -194,11 +194,22 @@ def mirror_landmarks(landmarks: np.ndarray, width: float) -> np.ndarray:
     return flipped
 
 
-def pose_features(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks (people, 33, 5) -> a float32 vector of people x 99: per person every landmark's (x, y)
-    about the hips' centre in torso lengths (hips' centre to shoulders' centre), then its visibility.
-    A person not found (presence 0 throughout, as `PoseTracker` leaves it) gives zeros."""
+def left_to_right(landmarks: np.ndarray) -> np.ndarray:
+    """People (people, 33, 5) in the order the head reads them: those found from left to right by their hips'
+    centre, then those not found (all zeros). `PoseTracker` keeps people in the order it found them, which
+    changes when one is lost and found again, and a flipped frame's people are mirrored in place: with more
+    than one person, the same scene would reach the head in either order."""
     landmarks = np.asarray(landmarks, np.float32)
+    found = landmarks[..., 4].any(axis=-1)
+    hips_x = (landmarks[:, LEFT_HIP, 0] + landmarks[:, RIGHT_HIP, 0]) / 2
+    return landmarks[np.lexsort((hips_x, ~found))]
+
+
+def pose_features(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks (people, 33, 5) -> a float32 vector of people x 99: per person, `left_to_right`, every
+    landmark's (x, y) about the hips' centre in torso lengths (hips' centre to shoulders' centre), then its
+    visibility. A person not found (presence 0 throughout, as `PoseTracker` leaves it) gives zeros."""
+    landmarks = left_to_right(landmarks)
     out = np.zeros((len(landmarks), N_LANDMARKS, 3), np.float32)
     for person, points in enumerate(landmarks):
         if not points[:, 4].any():

@@ -102,9 +102,8 @@ def phases_of(video_fps: float, cfg: KombatConfig) -> int:
 class ModelFrameAndPose:
     """A decoded BGR frame -> (its model frame, its landmarks in the model frame's pixels): picklable, so the
     video decoder's child process runs it on every frame in time order (the tracker sees the whole video).
-    Note: here the tracker follows the person from one recorded frame to the next (33 ms at 30 fps), while
-    play tracks from tick to tick (100 ms), so in play a fast move loses the person, and runs the
-    detector, more often than in training (docs/pose.md)."""
+    Here the tracker follows the person from one recorded frame to the next (33 ms at 30 fps), while play
+    tracks from tick to tick (100 ms): it finds the person as often, about half a tick's move away (docs/pose.md)."""
 
     def __init__(self, width: int, height: int, pose: FramePose) -> None:
         self.width, self.height, self.pose = width, height, pose

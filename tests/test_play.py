@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,37 @@ def test_missing_or_bad_settings_are_one_line_errors(tmp_path):
     (tmp_path / "play.json").write_text("[1, 2]")
     with pytest.raises(PlayError, match="expected a JSON object"):
         read_settings(tmp_path / "play.json")
+
+
+def test_an_interval_that_never_ticks_is_a_one_line_error(tmp_path):
+    """0 or less between decisions would spin the loop forever; from play.json or --interval alike."""
+    from kombat.play import read_player
+    from kombat.stages.package import write_package
+
+    cfg = default_config()
+    write_package(tmp_path, cfg, cfg, {}, {"classes": list(cfg.classes), "frame_size": [100, 56], "inputs": ["motion"],
+                                          "window": 8, "motion_gap": 1, "gains": {}})
+    assert read_player(tmp_path, None).interval == cfg.play.interval_s
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(PlayError, match=r"^--interval is .*: seconds between decisions must be a number above 0"):
+            read_player(tmp_path, bad)
+    settings = json.loads((tmp_path / "play.json").read_text())
+    (tmp_path / "play.json").write_text(json.dumps({**settings, "interval_s": 0}))
+    with pytest.raises(PlayError, match=r"play.json: interval_s is 0: seconds between decisions"):
+        read_player(tmp_path, None)
+
+
+def test_show_with_no_display_is_one_line_not_a_qt_abort(tmp_path, monkeypatch):
+    from kombat import play
+
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(play.sys, "platform", "linux")
+    with pytest.raises(PlayError, match=r"^--show: no display to open its window on \(DISPLAY is not set\)"):
+        play.play(play.parse_args(["--show", "--source", str(tmp_path / "clip.mp4"), "--package", str(tmp_path)]))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a platform named: Qt needs no display, so on to the package
+    with pytest.raises(PlayError, match="play.json: not found"):
+        play.play(play.parse_args(["--show", "--source", str(tmp_path / "clip.mp4"), "--package", str(tmp_path)]))
 
 
 def test_events_match_segments_of_their_label_once():

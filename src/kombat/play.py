@@ -412,6 +412,7 @@ class Player:
 def read_player(package: Path, interval: float | None) -> Player:
     """play.json and labels.json, checked; `interval` None: play.json's."""
     settings = read_settings(package / "play.json")
+    from_args = interval is not None
     labels_path = package / "labels.json"
     if not labels_path.is_file():
         raise PlayError(f"{labels_path}: not found (is this a kombat package folder?)")
@@ -424,12 +425,25 @@ def read_player(package: Path, interval: float | None) -> Player:
             labels[key]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlayError(f"{package}: labels.json or play.json lacks or mangles {exc}") from None
+    if not (math.isfinite(interval) and interval > 0):  # no tick would ever come: the loop would spin
+        where = "--interval" if from_args else f"{package / 'play.json'}: interval_s"
+        raise PlayError(f"{where} is {interval:g}: seconds between decisions must be a number above 0 (0.1: 10 a second)")
     return Player(settings, labels, rule, interval, (int(width), int(height)))
+
+
+def no_display() -> bool:
+    """True where --show's window cannot open (kombat.screen's check: play.py stands alone). On Linux OpenCV's
+    Qt aborts the process when there is no X or Wayland display, unless QT_QPA_PLATFORM names another."""
+    return sys.platform.startswith("linux") and not any(os.environ.get(name) for name in
+                                                        ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
 
 
 def play(args: argparse.Namespace) -> Stats:
     import cv2
 
+    if args.show and no_display():
+        raise PlayError("--show: no display to open its window on (DISPLAY is not set): run it in a desktop "
+                        "session, or leave out --show")
     player = read_player(args.package, args.interval)
     camera = args.source.isdigit()
     if not camera and not Path(args.source).is_file():

@@ -26,9 +26,12 @@ def cfg(cfg):
     return dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, every_frame=False))
 
 
+def every_frame(cfg):
+    return dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, every_frame=True))
+
+
 def test_every_frame_gives_each_recorded_frame_to_one_tick_stream(cfg, video_raw_dir, tmp_path):
-    every = dataclasses.replace(cfg, extract=dataclasses.replace(cfg.extract, every_frame=True))
-    m = read_dataset(_run(every, video_raw_dir, tmp_path)).manifest  # 20 fps videos, 10 fps ticks: 2 phases
+    m = read_dataset(_run(every_frame(cfg), video_raw_dir, tmp_path)).manifest  # 20 fps videos, 10 fps ticks: 2 phases
     ann = m[m.source == "videos/ann.mp4"]
     assert sorted(ann["phase"].unique()) == [0, 1]
     assert sorted(ann["time"]) == [round(k / 20, 4) for k in range(58)]  # each frame once, none left out
@@ -39,6 +42,38 @@ def test_every_frame_gives_each_recorded_frame_to_one_tick_stream(cfg, video_raw
     one = read_dataset(_run(cfg, video_raw_dir, tmp_path / "one")).manifest
     assert set(one["phase"]) == {0} and one[one.source == "videos/ann.mp4"]["time"].tolist() == \
         ann[ann.phase == 0]["time"].tolist()
+
+
+def test_a_25_fps_video_gives_every_recorded_frame_too(cfg, video_raw_dir, tmp_path):
+    """25 frames a second at 10 fps ticks: 3 streams (2 would leave one frame in five unseen), some frames a
+    tick of two streams."""
+    (video_raw_dir / "videos" / "ann.mp4").unlink()
+    write_video(video_raw_dir / "videos" / "ann.avi", ["punch", "kick", "other"], fps=25)  # it states 25/1
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text(csv.read_text().replace("videos/ann.mp4", "videos/ann.avi"))
+    times = [k / 25 for k in range(75)]
+    summary = extract.run(every_frame(cfg), video_raw_dir, tmp_path / "frames")
+    m = read_dataset(tmp_path / "frames").manifest
+    ann = m[m.source == "videos/ann.avi"]
+    assert sorted(ann["phase"].unique()) == [0, 1, 2]
+    assert sorted(set(ann["time"])) == [round(t, 4) for t in times if t <= 2.9]  # none left out
+    for phase, stream in ann.groupby("phase"):
+        assert stream["tick"].tolist() == list(range(len(stream)))  # each stream: ticks 0.1 s apart
+    assert json.loads((tmp_path / "frames" / "counts.json").read_text())["between_ticks"] == {}
+    assert "between ticks" not in summary
+
+
+def test_frames_an_uneven_frame_rate_shows_at_no_tick_are_counted(cfg, video_raw_dir, tmp_path):
+    """20 fps with three frames 15 ms before the next one: no tick of any stream falls in their 15 ms."""
+    times = sorted([k / 20 for k in range(60)] + [0.135, 1.035, 2.035])
+    write_clip(video_raw_dir / "videos" / "ann.mp4", "libx264", times)
+    summary = extract.run(every_frame(cfg), video_raw_dir, tmp_path / "frames")
+    counts = json.loads((tmp_path / "frames" / "counts.json").read_text())
+    assert counts["between_ticks"] == {"videos/ann.mp4": 3} and counts["skipped"] == {}
+    assert "3 recorded frame(s) of 1 video(s) fell between ticks" in summary
+    one = extract.run(cfg, video_raw_dir, tmp_path / "one")  # one tick stream: the frames between are its choice
+    assert json.loads((tmp_path / "one" / "counts.json").read_text())["between_ticks"] == {}
+    assert "between ticks" not in one
 
 
 def test_videos_read_side_by_side_give_the_same_bytes_as_one_at_a_time(cfg, video_raw_dir, tmp_path, monkeypatch):

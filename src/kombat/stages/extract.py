@@ -54,6 +54,7 @@ class Skips:
     def __init__(self, strict: bool) -> None:
         self.strict, self.files = strict, {}
         self.clipped: dict[str, int] = {}  # video -> labelled ticks past its stream's end (not damage)
+        self.between_ticks: dict[str, int] = {}  # video -> frames no tick showed (an uneven frame rate)
 
     def add(self, path: Path, frames: int, reason: str) -> None:
         if frames <= 0:
@@ -69,6 +70,7 @@ class Skips:
         """Another file's skips (one video read on its own) into these."""
         self.files.update(other.files)
         self.clipped.update(other.clipped)
+        self.between_ticks.update(other.between_ticks)
 
     @property
     def total(self) -> int:
@@ -90,13 +92,19 @@ def refuse_late_segments(path: Path, segments: pd.DataFrame, length: float) -> N
                         f"({length:.2f} s)")
 
 
+RATE_SLACK = 0.05  # frames per tick a stated frame rate may exceed a whole number by (29.97, 30.03 fps: 3)
+
+
 def phases_of(video_fps: float, cfg: KombatConfig) -> int:
-    """How many tick streams a video gives (`extract.every_frame`): as many as it has frames per tick
-    (3 for a 30 fps video at 10 fps ticks), each a tick stream of its own offset by a frame, so every
-    recorded frame is a tick of one of them; 1 when off or when the container states no frame rate."""
+    """How many tick streams a video gives (`extract.every_frame`): enough for every recorded frame to be a
+    tick of one of them, each stream offset from the last by 1 / (phases x extract.fps). 3 for a 30 fps
+    video at 10 fps ticks (a frame apart), and 3 for 25 fps too: 2 streams, 20 ticks a second, would leave
+    one frame in five unseen, so 5 frames a second are ticks of two streams instead. 1 when off or when
+    the container states no frame rate. A frame that still falls between ticks (an uneven frame rate) is
+    counted (`between_ticks`)."""
     if not cfg.extract.every_frame or video_fps <= 0:
         return 1
-    return max(1, round(video_fps / cfg.extract.fps))
+    return max(1, math.ceil(video_fps / cfg.extract.fps - RATE_SLACK))
 
 
 class ModelFrameAndPose:
@@ -127,10 +135,11 @@ def frame_pose(cfg: KombatConfig) -> FramePose | None:
 
 
 def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
-                      skips: Skips) -> tuple[list[np.ndarray], list[dict], int]:
+                      skips: Skips) -> tuple[list[np.ndarray], list[dict], int, int]:
     """The frame shown at each tick (extract.fps) of one video, up to the last one inside a segment, with
-    its tick, its own timestamp and label ('' outside every segment), and how many labelled frames were
-    clipped because the stream ends (within the container's estimate) before the segments do.
+    its tick, its own timestamp and label ('' outside every segment); how many labelled frames were
+    clipped because the stream ends (within the container's estimate) before the segments do; and how
+    many recorded frames before the last segment's end no tick showed (`phases_of`: none at a steady rate).
 
     With several phases (phases_of), phase p's tick k is at k / fps + p / (phases x fps): the rows come
     phase by phase, each phase in tick order (a clip of its own for motion and windows of ticks)."""
@@ -181,21 +190,23 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
         raise DataError(f"{path}: no frame could be decoded")
     skips.add(path, undecodable, "frames that cannot be decoded")
     skips.add(path, out_of_order, "frames decoded out of time order (damaged timestamps)")
+    shown = {t for _, t, _ in ticks}  # one tick stream (every_frame off) leaves the frames between by choice
+    between = sum(1 for t in times if t < last_end and t not in shown) if cfg.extract.every_frame else 0
     ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, step)
     if times[-1] >= last_end:
-        return frames, rows, 0
+        return frames, rows, 0, between
     # The stream ended before the last segment: its labelled ticks from there on have no frame.
     later = [k * step for k in range(len(ticks), math.ceil(last_end / step) + 1) if k * step < last_end]
     beyond = sum(1 for label in labels_at(segments, later) if label)
     if not promised:  # the container does not say how long it is (a browser's WebM): the stream does
         refuse_late_segments(path, segments, ended)
-        return frames, rows, beyond
+        return frames, rows, beyond, between
     slack_s = count_slack(video.info.frames) * (1 / video.info.fps if video.info.fps else ended - times[-1])
     if ended >= promised - slack_s - TIME_EPS:
-        return frames, rows, beyond  # whole: segments past the last frame are clipped to it
+        return frames, rows, beyond, between  # whole: segments past the last frame are clipped to it
     skips.add(path, beyond, f"stream ends at {ended:.2f} s of the {promised:.2f} s its container promises "
                             "(truncated or damaged)")
-    return frames, rows, 0
+    return frames, rows, 0, between
 
 
 def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
@@ -206,9 +217,11 @@ def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
     def read_one(job: tuple[str, pd.DataFrame]) -> tuple[list[np.ndarray], list[dict], Skips]:
         video, segments = job
         own = Skips(skips.strict)
-        frames, frame_rows, clipped = read_video_frames(raw_dir / video, segments, cfg, own)
+        frames, frame_rows, clipped, between = read_video_frames(raw_dir / video, segments, cfg, own)
         if clipped:
             own.clipped[video] = clipped
+        if between:
+            own.between_ticks[video] = between
         actor = str(segments["actor"].iloc[0])
         return frames, [{"source": video, "actor": actor, **row} for row in frame_rows], own
 
@@ -291,7 +304,7 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
         write_dataset(tmp, dataset)
         write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "split_by": unit,
                                          "validation": VALIDATION_MEANS[unit], "skipped": skips.files,
-                                         "clipped": skips.clipped,
+                                         "clipped": skips.clipped, "between_ticks": skips.between_ticks,
                                          **({"pose": {"frames": len(dataset.landmarks),
                                                       "found": pose_found(dataset.landmarks)}}
                                             if dataset.landmarks is not None else {})})
@@ -302,6 +315,9 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
     if skips.clipped:
         skipped += (f"; {len(skips.clipped)} video(s) end a few frames before their container's count: segments "
                     f"clipped to the last frame")
+    if skips.between_ticks:
+        skipped += (f"; {sum(skips.between_ticks.values())} recorded frame(s) of {len(skips.between_ticks)} video(s) "
+                    f"fell between ticks (an uneven frame rate), listed in {out_dir / 'counts.json'}")
     if dataset.landmarks is not None:
         found = pose_found(dataset.landmarks)
         skipped += (f"; pose: nobody found in {len(dataset.landmarks) - found} of {len(dataset.landmarks)} frames "

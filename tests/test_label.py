@@ -120,6 +120,15 @@ def test_a_csv_the_labeller_cannot_parse_names_the_row(raw):
         f"kombat label: error: {(raw / 'annotations.csv').resolve()}: row 2: segment 1.0..0.5 s is empty or negative"]
 
 
+def test_no_display_is_one_line_not_a_qt_abort(raw):
+    env = {name: value for name, value in project_env().items() if name not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    out = subprocess.run([sys.executable, "-m", "kombat.label", str(raw / "videos/eve_1.mp4")], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and out.stderr.strip().splitlines() == [
+        "kombat label: error: no display to open the 'kombat label' window on (DISPLAY is not set): run it in a desktop "
+        "session"]
+
+
 def test_a_video_outside_the_annotations_folder_is_refused(tmp_path, raw):
     elsewhere = tmp_path / "elsewhere.mp4"
     write_video(elsewhere, ["other"], fps=20)

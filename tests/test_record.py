@@ -73,8 +73,8 @@ def camera_clip(tmp_path) -> Path:
     return path
 
 
-def record(args: list[str], cwd: Path, display: str | None = None, **popen) -> subprocess.Popen:
-    env = {**project_env(), **({"DISPLAY": display} if display else {})}
+def record(args: list[str], cwd: Path, display: str | None = None, env: dict | None = None, **popen) -> subprocess.Popen:
+    env = {**(env or project_env()), **({"DISPLAY": display} if display else {})}
     return subprocess.Popen([sys.executable, "-m", "kombat.record", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **popen)
 
@@ -150,6 +150,8 @@ def test_pause_stops_the_take_clock(tmp_path, camera_clip, x_display):
     ("unwritable", "raw/videos: cannot write recordings there"),
     ("bad csv", "annotations.csv: row 3: unknown label 'jump'"),
     ("actor", "--actor 'a b': use letters, digits"),
+    ("no display", "no display to open the recorder's window on (DISPLAY is not set): run it in a desktop session, "
+                   "or pass --no-show"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_written(tmp_path, camera_clip, case, message):
     args = ["--actor", "ann", "--source", str(camera_clip), "--raw-dir", "raw", "--no-show"]
@@ -167,8 +169,11 @@ def test_bad_input_is_one_line_and_nothing_is_written(tmp_path, camera_clip, cas
                                                       "videos/x.mp4,1,2,jump\n")
     elif case == "actor":
         args[1] = "a b"
+    elif case == "no display":
+        args.remove("--no-show")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    proc = record(args, tmp_path)
+    proc = record(args, tmp_path, env={name: value for name, value in project_env().items()
+                                       if name not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")})
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and len(err.strip().splitlines()) == 1 and message in err, err
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())

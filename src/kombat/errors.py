@@ -15,3 +15,7 @@ class DataError(KombatError):
 
 class WeightsError(KombatError):
     """Backbone weights cannot be loaded."""
+
+
+class DisplayError(KombatError):
+    """A window is asked for where there is no screen to open it on."""

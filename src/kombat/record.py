@@ -271,6 +271,8 @@ def record(args: argparse.Namespace) -> str:
             raise DataError(f"--takes must be > 0, got {args.takes}")
         plan = RecordConfig(**{**plan.__dict__, "takes": args.takes})
     check_writable(args.raw_dir)
+    if args.show:
+        screen.require_display("the recorder's window", ", or pass --no-show")
     capture, is_file = open_source(args.source)
     try:
         return Recorder(capture, is_file, plan, args.raw_dir, args.actor, args.show,

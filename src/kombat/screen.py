@@ -6,12 +6,15 @@ Pure drawing functions (an image in, an image out) so they are testable without 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's camera logs would
 
 import cv2  # noqa: E402
 import numpy as np
+
+from kombat.errors import DisplayError
 
 LABEL_COLOURS = {"punch": (60, 60, 230), "kick": (230, 140, 40), "other": (90, 180, 90), None: (160, 160, 160)}  # BGR
 WIDTH = 800  # the window's width; frames are scaled to it
@@ -24,8 +27,22 @@ if "QT_QPA_FONTDIR" not in os.environ and Path("/usr/share/fonts/truetype/dejavu
     os.environ["QT_QPA_FONTDIR"] = "/usr/share/fonts/truetype/dejavu"  # opencv-python's Qt ships no fonts
 
 
+def no_display() -> bool:
+    """True where no window can open. On Linux OpenCV's Qt aborts the whole process (no exception to catch)
+    when there is no X or Wayland display, unless QT_QPA_PLATFORM names another platform."""
+    return sys.platform.startswith("linux") and not any(os.environ.get(name) for name in
+                                                        ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+
+
+def require_display(window: str, otherwise: str = "") -> None:
+    """A one-line DisplayError where `window` cannot open (checked before a camera or video is opened)."""
+    if no_display():
+        raise DisplayError(f"no display to open {window} on (DISPLAY is not set): run it in a desktop session{otherwise}")
+
+
 def open_window(name: str) -> None:
     """A plain window sized to its image (no Qt toolbar)."""
+    require_display(f"the {name!r} window")
     cv2.namedWindow(name, cv2.WINDOW_AUTOSIZE | cv2.WINDOW_GUI_NORMAL)
 
 

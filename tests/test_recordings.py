@@ -29,7 +29,9 @@ def test_parse_annotations_accepts_and_defaults_actor_to_video():
         ([("a.mp4", 0, 1, "jump", "x")], "unknown label 'jump'"),
         ([("a.mp4", 2, 1, "kick", "x")], "empty or negative"),
         ([("a.mp4", "soon", 1, "kick", "x")], "start 'soon' is not a number"),
-        ([("a.mp4", 0, 2, "kick", "x"), ("a.mp4", 1, 3, "punch", "x")], "overlap"),
+        ([("a.mp4", float("nan"), 1, "kick", "x")], "row 2: start is empty$"),
+        ([("a.mp4", 5, 6, "kick", "x"), ("a.mp4", 0, 2, "kick", "x"), ("a.mp4", 1, 3, "punch", "x")],
+         r"rows 3 and 4: segments 0.0..2.0 and 1.0..3.0 of a.mp4 overlap"),
     ],
 )
 def test_parse_annotations_rejects_bad_rows(rows, message):

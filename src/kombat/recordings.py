@@ -50,13 +50,15 @@ def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
         raise DataError(f"{source}: unknown column(s) {unknown}; expected video,start,end,label[,actor]")
     if table.empty:
         raise DataError(f"{source}: no segments")
-    rows = table.copy()
+    rows = table.reset_index(drop=True)  # row i is the CSV's row i + 2 (after the header)
     for column in ("start", "end"):
         values = pd.to_numeric(rows[column], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.astype(float))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{source}: row {row + 2}: {column} {rows[column].iloc[row]!r} is not a number of seconds")
+            value = rows[column].iloc[row]
+            given = "is empty" if pd.isna(value) or not str(value).strip() else f"{str(value)!r} is not a number of seconds"
+            raise DataError(f"{source}: row {row + 2}: {column} {given}")
         rows[column] = values.astype(float)
     rows["label"] = rows["label"].astype(str).str.strip()
     rows["video"] = rows["video"].astype(str).str.strip()
@@ -77,7 +79,8 @@ def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
         overlap = np.flatnonzero(starts < ends - 1e-9)
         if overlap.size:
             a, b = group.iloc[overlap[0]], group.iloc[overlap[0] + 1]
-            raise DataError(f"{source}: segments {a.start}..{a.end} and {b.start}..{b.end} of {video} overlap")
+            raise DataError(f"{source}: rows {a.name + 2} and {b.name + 2}: segments {a.start}..{a.end} and "
+                            f"{b.start}..{b.end} of {video} overlap")
     return rows.reset_index(drop=True)
 
 

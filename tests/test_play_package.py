@@ -109,6 +109,18 @@ def test_decisions_on_a_variable_frame_rate_file_carry_the_frames_timestamps(bui
     assert [json.loads(line)["t"] for line in every.stdout.splitlines()] == [round(t, 3) for t in vfr_times()]
 
 
+def test_json_lines_read_in_part_end_quietly(built_project, heldout):
+    """`play.py --json | head -2`: the reader closes the pipe, play.py stops without a traceback."""
+    video, _ = heldout[0]
+    proc = subprocess.Popen([sys.executable, "play.py", "--source", str(video), "--json"], cwd=built_project.package,
+                            env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = [proc.stdout.readline() for _ in range(2)]
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err, err[-2000:]
+    assert all(json.loads(line)["t"] >= 0 for line in first)
+
+
 @pytest.mark.parametrize("args, message", [
     (["--source", "missing.mp4"], "missing.mp4: no such video file"),
     (["--source", "labels.json"], "labels.json: cannot be opened as a video"),

@@ -559,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
     except PlayError as exc:
         print(f"play: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of --json's lines stopped reading (`| head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else Python's flush at exit raises again
     return 0
 
 

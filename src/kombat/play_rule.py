@@ -264,11 +264,12 @@ def play_report(manifest: pd.DataFrame, probabilities: np.ndarray, classes: tupl
         val_scores = grid_scores(streams["val"], classes, nothing, grid, play.slack_s)
         best = choose(grid, val_scores, fixed, play.fit_margin)
         chosen, n = grid[best], len(grid)
-        n_streams = len(streams["val"])
-        reason = (f"fitted on the validation clips ({len({s.clip for s in streams['val']})} clips, {n_streams} tick "
-                  f"streams, {val_strikes} strikes): of the {n} rules in play.search, those within {play.fit_margin:g} "
-                  f"of the best event F1, the one that changes the fewest keys of conf's play.* (then fewer false "
-                  f"actions)")
+        n_clips, n_streams = len({s.clip for s in streams["val"]}), len(streams["val"])
+        best_ones = (f"those within {play.fit_margin:g} of the best event F1" if play.fit_margin > 0 else
+                     "those with the best event F1")
+        reason = (f"fitted on the validation clips ({counted(n_clips, 'clip')}, {counted(n_streams, 'tick stream')}, "
+                  f"{counted(val_strikes, 'strike')}): of the {n} rules in play.search, {best_ones}, the one that "
+                  f"changes the fewest keys of conf's play.* (then fewer false actions)")
     report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, reason=reason, candidates=n)
     for split in SPLITS:
         report.streams[split] = len(streams[split])
@@ -276,6 +277,10 @@ def play_report(manifest: pd.DataFrame, probabilities: np.ndarray, classes: tupl
         report.scores[split] = {name: score_rule(streams[split], make_rule(classes, nothing, values), play.slack_s)
                                 for name, values in (("chosen", chosen), ("fixed", fixed))}
     return report
+
+
+def counted(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def markdown(report: PlayReport, nothing: str, split_by: str) -> str:

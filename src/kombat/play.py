@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # before OpenCV loads: play's one-line errors say what its log would
+
 if __package__:  # imported as kombat.play (kombat's own tests and tools)
     from kombat import frames, lite, pose, video
 else:  # run as a script from a package folder, where the package stage put these beside it

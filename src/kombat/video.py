@@ -147,7 +147,6 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
             send.send(("info", VideoInfo(count, duration, rate)))
             step = 1 / rate if rate else 1 / 30  # for a frame without a timestamp
             damaged: list[float] = []  # times of packets that failed to decode, sent in order with the frames
-            lost_sync: list[float] = []  # times of the first packets after bytes the demuxer skipped (AVI)
             # One converter for the whole file: frame.to_ndarray(format=...) builds FFmpeg's colour converter
             # anew for every frame, which costs 4x the conversion itself at 320x180 (the same bytes either way).
             to_bgr = VideoReformatter()
@@ -155,7 +154,7 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
             def decoded() -> Iterator[tuple[float, object]]:
                 """(time in seconds, frame) in the order the decoder outputs them."""
                 t = None
-                for packet in _packets(container, stream, lost_sync):
+                for packet in _packets(container, stream):
                     try:
                         frames = stream.decode(packet)
                     except av.FFmpegError:
@@ -170,8 +169,6 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
             for t, frame in in_time_order(decoded(), step):
                 if origin is None:
                     origin = min([t, *damaged])
-                while lost_sync:
-                    send.send(("lost_sync", float(lost_sync.pop(0) * time_base) - origin))
                 for lost in sorted(x for x in damaged if x < t):
                     send.send(("frame", lost - origin, None))
                 damaged[:] = [x for x in damaged if x >= t]
@@ -189,25 +186,15 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
         send.send(("error", f"{path}: cannot be decoded: {type(exc).__name__}: {_reason(exc)}"))
 
 
-AVI_CHUNK_GAP = 16  # bytes an AVI may hold between one chunk's data and the next one's: a header, a pad byte
-
-
-def _packets(container, stream, lost_sync: list) -> Iterator:
+def _packets(container, stream) -> Iterator:
     """The stream's packets, with DivX-style packed B-frames unpacked.
 
     DivX and some XviD writers store a B-frame inside the packet of the frame before it, with a
     placeholder packet in its place; the decoder copes, but the timestamps it gives the frames come out
     of order. FFmpeg's mpeg4_unpack_bframes filter (what FFmpeg itself recommends for such files) puts
     each frame in its own packet again, and passes every other MPEG-4 Part 2 stream through unchanged.
-
-    An AVI's frames are timed by their count, so where damage makes FFmpeg skip bytes to find the next
-    chunk, every later frame comes out early by the frames it lost. Every stream's packets are read to
-    see such a jump; the dts of the first video packet after each one goes into `lost_sync` (a jump alone
-    may be padding or an index; the caller decides with the frames the container promised).
     """
     packets = container.demux(stream)
-    if "avi" in container.format.name.split(","):
-        packets = _watching_jumps(container.demux(), stream, lost_sync)
     if stream.codec_context.name != "mpeg4":
         yield from packets
         return
@@ -220,21 +207,6 @@ def _packets(container, stream, lost_sync: list) -> Iterator:
         else:  # the demuxer's last, empty packet: empty the filter, then let the decoder flush
             yield from unpack.filter(None)
             yield packet
-
-
-def _watching_jumps(packets: Iterable, stream, lost_sync: list) -> Iterator:
-    """`stream`'s packets among every stream's, in file order, noting jumps (see _packets)."""
-    end, jumped = None, False
-    for packet in packets:
-        if packet.pos is not None and packet.pos >= 0:
-            jumped |= end is not None and packet.pos - end > AVI_CHUNK_GAP
-            end = packet.pos + packet.size
-        if packet.stream.index != stream.index:
-            continue
-        if jumped and packet.dts is not None:
-            lost_sync.append(packet.dts)
-            jumped = False
-        yield packet
 
 
 def _reason(exc: BaseException) -> str:
@@ -279,7 +251,6 @@ class VideoReader:
             raise
         self.info: VideoInfo = payload
         self.dropped = 0  # frames decoded but out of time order (a damaged stream), so far: never shown
-        self.lost_sync: list[float] = []  # AVI: times after which the demuxer skipped bytes (see _packets)
 
     def _receive(self):
         try:
@@ -300,8 +271,6 @@ class VideoReader:
                 yield payload
             elif kind == "dropped":
                 self.dropped += 1
-            elif kind == "lost_sync":
-                self.lost_sync.append(payload)
             elif kind == "end":
                 return
             else:

@@ -162,22 +162,14 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
                 for t, frame in video:
                     times.append(t)
                     yield t, frame
-                    if t >= last_end and not video.lost_sync:  # after a jump: on to the end, to count the frames
+                    if t >= last_end:
                         return  # no later tick can be labelled
             ticks = list(at_ticks(until_the_last_segment(), step))
-            out_of_order, lost_sync = video.dropped, video.lost_sync
+            out_of_order = video.dropped
     except VideoError as exc:
         raise DataError(str(exc)) from None
     if not times:
         raise DataError(f"{path}: has no frames")
-    ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, step)
-    slack_s = count_slack(video.info.frames) * (1 / video.info.fps if video.info.fps else ended - times[-1])
-    short = bool(promised) and ended < promised - slack_s - TIME_EPS  # frames missing (truncated or damaged)
-    # An AVI whose demuxer skipped bytes and that holds fewer frames than it promises lost frames there: every
-    # later frame's time is early by an unknown count (kombat.video._packets). Its ticks from there are not used.
-    cut = lost_sync[0] if short and lost_sync else None
-    if cut is not None:
-        ticks = [tick for tick in ticks if tick[0] * step < cut - TIME_EPS]
     by_phase: list[tuple[list, list]] = [([], []) for _ in range(phases)]
     undecodable = 0
     for (fine_tick, t, frame), label in zip(ticks, labels_at(segments, [t for _, t, _ in ticks])):
@@ -199,21 +191,18 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     skips.add(path, undecodable, "frames that cannot be decoded")
     skips.add(path, out_of_order, "frames decoded out of time order (damaged timestamps)")
     shown = {t for _, t, _ in ticks}  # one tick stream (every_frame off) leaves the frames between by choice
-    used_until = last_end if cut is None else cut
-    between = sum(1 for t in times if t < used_until and t not in shown) if cfg.extract.every_frame else 0
-    if times[-1] >= last_end and cut is None:
+    between = sum(1 for t in times if t < last_end and t not in shown) if cfg.extract.every_frame else 0
+    ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, step)
+    if times[-1] >= last_end:
         return frames, rows, 0, between
-    # The stream ended (or lost sync) before the last segment: its labelled ticks from there on have no frame.
+    # The stream ended before the last segment: its labelled ticks from there on have no frame.
     later = [k * step for k in range(len(ticks), math.ceil(last_end / step) + 1) if k * step < last_end]
     beyond = sum(1 for label in labels_at(segments, later) if label)
-    if cut is not None:
-        skips.add(path, beyond, f"lost sync at {cut:.2f} s (damaged: {promised - ended:.2f} s of its {promised:.2f} s "
-                                "missing, so no later frame's time is known)")
-        return frames, rows, 0, between
     if not promised:  # the container does not say how long it is (a browser's WebM): the stream does
         refuse_late_segments(path, segments, ended)
         return frames, rows, beyond, between
-    if not short:
+    slack_s = count_slack(video.info.frames) * (1 / video.info.fps if video.info.fps else ended - times[-1])
+    if ended >= promised - slack_s - TIME_EPS:
         return frames, rows, beyond, between  # whole: segments past the last frame are clipped to it
     skips.add(path, beyond, f"stream ends at {ended:.2f} s of the {promised:.2f} s its container promises "
                             "(truncated or damaged)")

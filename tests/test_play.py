@@ -103,7 +103,10 @@ def test_show_with_no_display_is_one_line_not_a_qt_abort(tmp_path, monkeypatch):
     monkeypatch.setattr(play.sys, "platform", "linux")
     with pytest.raises(PlayError, match=r"^--show: no display to open its window on \(DISPLAY is not set\)"):
         play.play(play.parse_args(["--show", "--source", str(tmp_path / "clip.mp4"), "--package", str(tmp_path)]))
-    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a platform named: Qt needs no display, so on to the package
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")  # X11 named: still a display needed
+    with pytest.raises(PlayError, match="^--show: no display"):
+        play.play(play.parse_args(["--show", "--source", str(tmp_path / "clip.mp4"), "--package", str(tmp_path)]))
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")  # a platform that needs no display: on to the package
     with pytest.raises(PlayError, match="play.json: not found"):
         play.play(play.parse_args(["--show", "--source", str(tmp_path / "clip.mp4"), "--package", str(tmp_path)]))
 

@@ -112,7 +112,8 @@ def test_decisions_on_a_variable_frame_rate_file_carry_the_frames_timestamps(bui
 def test_json_lines_read_in_part_end_quietly(built_project, heldout):
     """`play.py --json | head -2`: the reader closes the pipe, play.py stops without a traceback."""
     video, _ = heldout[0]
-    proc = subprocess.Popen([sys.executable, "play.py", "--source", str(video), "--json"], cwd=built_project.package,
+    proc = subprocess.Popen([sys.executable, "play.py", "--source", str(video), "--json", "--every-frame"],  # > a pipe's 64 KB
+                            cwd=built_project.package,
                             env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = [proc.stdout.readline() for _ in range(2)]
     proc.stdout.close()

@@ -436,8 +436,9 @@ def read_player(package: Path, interval: float | None) -> Player:
 def no_display() -> bool:
     """True where --show's window cannot open (kombat.screen's check: play.py stands alone). On Linux OpenCV's
     Qt aborts the process when there is no X or Wayland display, unless QT_QPA_PLATFORM names another."""
-    return sys.platform.startswith("linux") and not any(os.environ.get(name) for name in
-                                                        ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    platform = os.environ.get("QT_QPA_PLATFORM", "")  # offscreen, vnc, ...: no display needed; xcb, wayland: one is
+    return (sys.platform.startswith("linux") and not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY"))
+            and (not platform or platform.startswith(("xcb", "wayland"))))
 
 
 def play(args: argparse.Namespace) -> Stats:
@@ -561,7 +562,10 @@ def main(argv: list[str] | None = None) -> int:
     except PlayError as exc:
         print(f"play: error: {exc}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader of --json's lines stopped reading (`| head`): stop quietly
+    except BrokenPipeError:
+        if not args.json:
+            raise
+        # the reader of --json's lines stopped reading (`| head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # else Python's flush at exit raises again
     return 0
 

@@ -30,12 +30,13 @@ if "QT_QPA_FONTDIR" not in os.environ and Path("/usr/share/fonts/truetype/dejavu
 def no_display() -> bool:
     """True where no window can open. On Linux OpenCV's Qt aborts the whole process (no exception to catch)
     when there is no X or Wayland display, unless QT_QPA_PLATFORM names another platform."""
-    return sys.platform.startswith("linux") and not any(os.environ.get(name) for name in
-                                                        ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"))
+    platform = os.environ.get("QT_QPA_PLATFORM", "")  # offscreen, vnc, ...: no display needed; xcb, wayland: one is
+    return (sys.platform.startswith("linux") and not any(os.environ.get(name) for name in ("DISPLAY", "WAYLAND_DISPLAY"))
+            and (not platform or platform.startswith(("xcb", "wayland"))))
 
 
 def require_display(window: str, otherwise: str = "") -> None:
-    """A one-line DisplayError where `window` cannot open (checked before a camera or video is opened)."""
+    """A one-line DisplayError where `window` cannot open (the recorder asks before its camera opens)."""
     if no_display():
         raise DisplayError(f"no display to open {window} on (DISPLAY is not set): run it in a desktop session{otherwise}")
 

@@ -191,7 +191,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     skips.add(path, undecodable, "frames that cannot be decoded")
     skips.add(path, out_of_order, "frames decoded out of time order (damaged timestamps)")
     shown = {t for _, t, _ in ticks}  # one tick stream (every_frame off, or no stated rate) leaves the rest by choice
-    between = sum(1 for t in times if t < last_end and t not in shown) if phases_of(video.info.fps, cfg) > 1 else 0
+    between = sum(1 for t in times if t < last_end and t not in shown) if phases > 1 else 0
     ended = last_shown(times[-1], times[-2] if len(times) > 1 else None, step)
     if times[-1] >= last_end:
         return frames, rows, 0, between

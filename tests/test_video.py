@@ -197,3 +197,60 @@ def test_divx_packed_b_frames_come_every_one_in_order_at_its_time(tmp_path):
         n_read += 1
     capture.release()
     assert n_read == n_frames
+
+
+def write_mjpeg_avi(path: Path, n_frames: int, fps: int = 30) -> None:
+    """Motion JPEG in AVI, as many cameras and OpenCV's writer record: marker frame k at k / fps."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mjpeg", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
+        for k in range(n_frames):
+            frame = av.VideoFrame.from_ndarray(marker_frame(k), format="rgb24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def damage_mid_stream(path: Path, n_bytes: int = 1500) -> None:
+    """Noise over `n_bytes` halfway between the first chunk and the index, as a bad card sector leaves it."""
+    data = bytearray(path.read_bytes())
+    middle = (data.find(b"movi") + data.rfind(b"idx1")) // 2
+    data[middle:middle + n_bytes] = np.random.default_rng(0).integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("codec", ["mjpeg", "divx"])
+def test_an_avi_damaged_mid_stream_keeps_every_later_frame_at_its_time(tmp_path, codec):
+    # FFmpeg reads an AVI chunk after chunk and numbers frames as it goes: past damage it skips to the
+    # next chunk and every later frame came out early by the frames lost, its label off by as much.
+    path, n_frames = tmp_path / f"{codec}.avi", 90  # 3 s at 30 fps; the bars repeat every 40 frames
+    if codec == "mjpeg":
+        write_mjpeg_avi(path, n_frames)
+    else:
+        write_packed_avi(path, [marker_frame(k) for k in range(n_frames)])
+    damage_mid_stream(path)
+
+    def misplaced(timed_frames) -> list[float]:
+        return [t for t, frame in timed_frames if frame is not None and bar_of(frame) != round(t * 30) % 40]
+
+    with av.open(str(path)) as container:  # the damage is of that kind: read chunk after chunk, frames move
+        stream = container.streams.video[0]
+        in_file_order = []
+        for packet in container.demux(stream):
+            try:
+                in_file_order += [(float(frame.pts * stream.time_base), frame.to_ndarray(format="bgr24"))
+                                  for frame in stream.decode(packet)]
+            except av.FFmpegError:
+                pass
+    assert len(misplaced(in_file_order)) > 20
+
+    decoded = decode(path)
+    lost = [t for t, frame in decoded if frame is None]
+    assert 1 <= len(lost) <= 15 and 1.0 < min(lost) <= max(lost) < 2.0  # the damaged frames, counted where they fall
+    after = [(t, frame) for t, frame in decoded if t > max(lost) + 0.1]  # a frame or two past the damage may
+    assert len(after) > 20 and not misplaced(after)  # be decoded from a damaged one; past them, each in its place
+    assert not misplaced([(t, frame) for t, frame in decoded if t < min(lost)])
+    if codec == "mjpeg":  # every frame its own picture: all there, the damaged ones counted instead
+        assert len(decoded) == n_frames and not misplaced(decoded)

@@ -127,7 +127,7 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle: it closes the pipe
     try:
         try:
-            container = av.open(path)
+            container = _open(path)
         except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             send.send(("error", f"{path}: cannot be opened as a video (corrupt or not media): {_reason(exc)}"))
             return
@@ -158,7 +158,8 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
                     try:
                         frames = stream.decode(packet)
                     except av.FFmpegError:
-                        damaged.append(float(packet.pts * time_base) if packet.pts is not None else (t or 0.0) + step)
+                        stamp = packet.pts if packet.pts is not None else packet.dts  # an AVI's packets: dts only
+                        damaged.append(float(stamp * time_base) if stamp is not None else (t or 0.0) + step)
                         continue
                     for frame in frames:
                         pts = frame.pts if frame.pts is not None else frame.dts
@@ -184,6 +185,26 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
         pass  # the reader stopped listening (it had what it wanted)
     except Exception as exc:  # one line for the caller, whatever the decoder or the transform raised
         send.send(("error", f"{path}: cannot be decoded: {type(exc).__name__}: {_reason(exc)}"))
+
+
+def _open(path: str):
+    """The container, an AVI read by its own index.
+
+    FFmpeg reads an AVI's chunks one after the other and numbers the frames as it goes, so damage
+    mid-stream, whose bytes it skips to the next chunk, moves every later frame earlier by the frames
+    lost (with their labels). AVI writers keep an index of every chunk (idx1, or OpenDML's ix##
+    chunks), and FFmpeg's `sortdts` flag reads by it, as it does itself for a badly interleaved file:
+    each frame from its place in the index, with the time of that place, and a damaged frame fails to
+    decode where it falls. A file without an index (cut off before it) is read one chunk after the
+    other, as before.
+    """
+    import av
+
+    container = av.open(path)
+    if container.format.name != "avi":
+        return container
+    container.close()
+    return av.open(path, options={"fflags": "sortdts"})
 
 
 def _packets(container, stream) -> Iterator:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from kombat.errors import DataError
-from kombat.recordings import group_of, parse_annotations, write_annotations, write_video
+from kombat.recordings import group_of, parse_annotations, read_annotations, write_annotations, write_video
 
 
 def table(rows, columns=("video", "start", "end", "label", "actor")):
@@ -38,6 +38,16 @@ def test_parse_annotations_rejects_bad_rows(rows, message):
     with pytest.raises(DataError, match=message) as error:
         parse_annotations(table(rows), "ann.csv")
     assert str(error.value).startswith("ann.csv")
+
+
+def test_a_csv_separated_by_semicolons_is_told_so(tmp_path):
+    csv = tmp_path / "annotations.csv"
+    csv.write_text("video;start;end;label\nvideos/a.mp4;0.5;1.0;punch\n")  # a spreadsheet's export in many locales
+    with pytest.raises(DataError, match=r"annotations\.csv: missing column\(s\) .*separated by ';': use ','\)$"):
+        read_annotations(csv)
+    csv.write_text("video,start,end\nvideos/a.mp4,0.5,1.0\n")
+    with pytest.raises(DataError, match=r"missing column\(s\) \['label'\]; expected video,start,end,label\[,actor\]$"):
+        read_annotations(csv)
 
 
 def test_parse_annotations_rejects_wrong_columns():

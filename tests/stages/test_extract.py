@@ -120,8 +120,18 @@ def _run(cfg, raw, tmp_path):
 
 def test_missing_video_is_named(cfg, video_raw_dir, tmp_path):
     (video_raw_dir / "videos" / "bob.mp4").unlink()
-    with pytest.raises(DataError, match=r"bob\.mp4: video named in the annotations does not exist"):
+    with pytest.raises(DataError, match=r"bob\.mp4: video named in the annotations does not exist$"):
         _run(cfg, video_raw_dir, tmp_path)
+
+
+def test_missing_videos_are_named_before_any_video_is_decoded(cfg, video_raw_dir, tmp_path, monkeypatch):
+    opened = []
+    monkeypatch.setattr(extract, "VideoReader", lambda path, *args: opened.append(path) or pytest.fail("decoded"))
+    for video in ("bob.mp4", "cy.mp4"):
+        (video_raw_dir / "videos" / video).unlink()
+    with pytest.raises(DataError, match=r"bob\.mp4: video named in the annotations does not exist \(and 1 more\)$"):
+        _run(cfg, video_raw_dir, tmp_path)
+    assert opened == []
 
 
 def test_segment_past_the_end_is_named(cfg, video_raw_dir, tmp_path):

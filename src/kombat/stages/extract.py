@@ -226,6 +226,10 @@ def extract_videos(raw_dir: Path, cfg: KombatConfig, skips: Skips) -> Dataset:
         return frames, [{"source": video, "actor": actor, **row} for row in frame_rows], own
 
     jobs = list(annotations.groupby("video", sort=True))
+    missing = [video for video, _ in jobs if not (raw_dir / video).is_file()]
+    if missing:  # before any video is decoded, not after the others
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataError(f"{raw_dir / missing[0]}: video named in the annotations does not exist{more}")
     images, rows = [], []
     for frames, frame_rows, own in tqdm(in_threads(read_one, jobs), total=len(jobs), desc="extract", unit="video"):
         images += frames

@@ -199,11 +199,16 @@ def test_divx_packed_b_frames_come_every_one_in_order_at_its_time(tmp_path):
     assert n_read == n_frames
 
 
-def write_mjpeg_avi(path: Path, n_frames: int, fps: int = 30) -> None:
-    """Motion JPEG in AVI, as many cameras and OpenCV's writer record: marker frame k at k / fps."""
+def write_avi(path: Path, codec: str, n_frames: int, fps: int = 30) -> None:
+    """An AVI of marker frames (frame k at k / fps): Motion JPEG, as many cameras and OpenCV's writer record,
+    or MPEG-4 Part 2 with two B-frames between references (XviD's way, unpacked)."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("mjpeg", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuvj420p"
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = WIDTH, HEIGHT
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if codec == "mpeg4":
+            stream.codec_context.max_b_frames = 2
+            stream.codec_context.gop_size = 12
         for k in range(n_frames):
             frame = av.VideoFrame.from_ndarray(marker_frame(k), format="rgb24")
             frame.pts = k
@@ -213,27 +218,32 @@ def write_mjpeg_avi(path: Path, n_frames: int, fps: int = 30) -> None:
             container.mux(packet)
 
 
-def damage_mid_stream(path: Path, n_bytes: int = 1500) -> None:
-    """Noise over `n_bytes` halfway between the first chunk and the index, as a bad card sector leaves it."""
+def write_marker_avi(path: Path, kind: str, n_frames: int) -> None:
+    if kind == "divx":
+        write_packed_avi(path, [marker_frame(k) for k in range(n_frames)])
+    else:
+        write_avi(path, {"mjpeg": "mjpeg", "mpeg4_b_frames": "mpeg4"}[kind], n_frames)
+
+
+def noise_over(path: Path, start: int, n_bytes: int) -> None:
     data = bytearray(path.read_bytes())
-    middle = (data.find(b"movi") + data.rfind(b"idx1")) // 2
-    data[middle:middle + n_bytes] = np.random.default_rng(0).integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
+    data[start:start + n_bytes] = np.random.default_rng(0).integers(0, 256, n_bytes, dtype=np.uint8).tobytes()
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("codec", ["mjpeg", "divx"])
-def test_an_avi_damaged_mid_stream_keeps_every_later_frame_at_its_time(tmp_path, codec):
+def misplaced(timed_frames) -> list[float]:
+    """Times of the decoded marker frames that show another frame than the one at their time (30 fps)."""
+    return [t for t, frame in timed_frames if frame is not None and bar_of(frame) != round(t * 30) % 40]
+
+
+@pytest.mark.parametrize("kind", ["mjpeg", "divx", "mpeg4_b_frames"])
+def test_an_avi_damaged_mid_stream_keeps_every_later_frame_at_its_time(tmp_path, kind):
     # FFmpeg reads an AVI chunk after chunk and numbers frames as it goes: past damage it skips to the
     # next chunk and every later frame came out early by the frames lost, its label off by as much.
-    path, n_frames = tmp_path / f"{codec}.avi", 90  # 3 s at 30 fps; the bars repeat every 40 frames
-    if codec == "mjpeg":
-        write_mjpeg_avi(path, n_frames)
-    else:
-        write_packed_avi(path, [marker_frame(k) for k in range(n_frames)])
-    damage_mid_stream(path)
-
-    def misplaced(timed_frames) -> list[float]:
-        return [t for t, frame in timed_frames if frame is not None and bar_of(frame) != round(t * 30) % 40]
+    path, n_frames = tmp_path / f"{kind}.avi", 90  # 3 s at 30 fps; the bars repeat every 40 frames
+    write_marker_avi(path, kind, n_frames)
+    data = path.read_bytes()
+    noise_over(path, (data.find(b"movi") + data.rfind(b"idx1")) // 2, 1500)  # halfway: a bad card sector
 
     with av.open(str(path)) as container:  # the damage is of that kind: read chunk after chunk, frames move
         stream = container.streams.video[0]
@@ -248,9 +258,29 @@ def test_an_avi_damaged_mid_stream_keeps_every_later_frame_at_its_time(tmp_path,
 
     decoded = decode(path)
     lost = [t for t, frame in decoded if frame is None]
-    assert 1 <= len(lost) <= 15 and 1.0 < min(lost) <= max(lost) < 2.0  # the damaged frames, counted where they fall
+    assert 1 <= len(lost) <= 15  # the damaged frames, counted
+    assert 1.0 < min(lost) and max(lost) < 2.0  # where they fall
+    assert len(set(lost)) == len(lost)  # each at its own time (a B-frame stream's by its decoding time)
+    assert not misplaced([(t, frame) for t, frame in decoded if t < min(lost)])
     after = [(t, frame) for t, frame in decoded if t > max(lost) + 0.1]  # a frame or two past the damage may
     assert len(after) > 20 and not misplaced(after)  # be decoded from a damaged one; past them, each in its place
-    assert not misplaced([(t, frame) for t, frame in decoded if t < min(lost)])
-    if codec == "mjpeg":  # every frame its own picture: all there, the damaged ones counted instead
+    if kind == "mjpeg":  # every frame its own picture: all there, the damaged ones counted instead
         assert len(decoded) == n_frames and not misplaced(decoded)
+
+
+@pytest.mark.parametrize("damage", ["noise", "cut"])
+def test_an_avi_whose_index_is_damaged_reads_chunk_after_chunk_as_before(tmp_path, damage):
+    # An index cut short or garbled lists fewer frames than the file holds: read by it, every frame after
+    # a missing entry would come out early. Such a file is read chunk after chunk, all its frames in place.
+    path, n_frames = tmp_path / "cam.avi", 90
+    write_marker_avi(path, "mjpeg", n_frames)
+    data = path.read_bytes()
+    index = data.rfind(b"idx1")
+    middle = index + 8 + (len(data) - index - 8) // 2
+    if damage == "noise":
+        noise_over(path, middle, 256)
+    else:
+        path.write_bytes(data[:middle])
+    decoded = decode(path)
+    assert len(decoded) == n_frames and not misplaced(decoded)
+    assert all(frame is not None for _, frame in decoded)

@@ -158,7 +158,8 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
                     try:
                         frames = stream.decode(packet)
                     except av.FFmpegError:
-                        stamp = packet.pts if packet.pts is not None else packet.dts  # an AVI's packets: dts only
+                        # An AVI's B-frame stream gives a dts only: a decoding time, within the reorder delay
+                        stamp = packet.pts if packet.pts is not None else packet.dts
                         damaged.append(float(stamp * time_base) if stamp is not None else (t or 0.0) + step)
                         continue
                     for frame in frames:
@@ -188,23 +189,41 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
 
 
 def _open(path: str):
-    """The container, an AVI read by its own index.
+    """The container; an AVI read by its own index where that index is whole.
 
     FFmpeg reads an AVI's chunks one after the other and numbers the frames as it goes, so damage
     mid-stream, whose bytes it skips to the next chunk, moves every later frame earlier by the frames
     lost (with their labels). AVI writers keep an index of every chunk (idx1, or OpenDML's ix##
     chunks), and FFmpeg's `sortdts` flag reads by it, as it does itself for a badly interleaved file:
     each frame from its place in the index, with the time of that place, and a damaged frame fails to
-    decode where it falls. A file without an index (cut off before it) is read one chunk after the
-    other, as before.
+    decode where it falls. The index is trusted only when it lists at least every video packet that
+    reading chunk after chunk finds: an index cut short or garbled (a skipped entry numbers every later
+    frame early, as damage did) leaves the file read chunk after chunk, as is a file without one.
     """
     import av
 
     container = av.open(path)
-    if container.format.name != "avi":
+    if container.format.name != "avi" or not container.streams.video:
         return container
+    in_file_order = _video_packets(container)
     container.close()
-    return av.open(path, options={"fflags": "sortdts"})
+    by_index = av.open(path, options={"fflags": "sortdts"})
+    indexed = _video_packets(by_index)
+    by_index.close()
+    return av.open(path, options={"fflags": "sortdts"} if indexed >= in_file_order else None)
+
+
+def _video_packets(container) -> int:
+    """How many packets with data the first video stream gives (read only, nothing decoded)."""
+    import av
+
+    count = 0
+    try:
+        for packet in container.demux(container.streams.video[0]):
+            count += bool(packet.size)
+    except av.FFmpegError:
+        pass  # a read error ends the count where it happens
+    return count
 
 
 def _packets(container, stream) -> Iterator:

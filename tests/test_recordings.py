@@ -43,7 +43,7 @@ def test_parse_annotations_rejects_bad_rows(rows, message):
 def test_a_csv_separated_by_semicolons_is_told_so(tmp_path):
     csv = tmp_path / "annotations.csv"
     csv.write_text("video;start;end;label\nvideos/a.mp4;0.5;1.0;punch\n")  # a spreadsheet's export in many locales
-    with pytest.raises(DataError, match=r"annotations\.csv: missing column\(s\) .*separated by ';': use ','\)$"):
+    with pytest.raises(DataError, match=r"annotations\.csv: missing column\(s\) .*separated by ';': save it with ',' between columns and '\.' in numbers\)$"):
         read_annotations(csv)
     csv.write_text("video,start,end\nvideos/a.mp4,0.5,1.0\n")
     with pytest.raises(DataError, match=r"missing column\(s\) \['label'\]; expected video,start,end,label\[,actor\]$"):

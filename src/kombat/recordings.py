@@ -44,8 +44,9 @@ def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
     """
     missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
     if missing:
-        semicolons = len(table.columns) == 1 and ";" in str(table.columns[0])
-        hint = " (its columns are separated by ';': use ',')" if semicolons else ""
+        separated_by_semicolons = len(table.columns) == 1 and ";" in str(table.columns[0])
+        hint = (" (its columns are separated by ';': save it with ',' between columns and '.' in numbers)"
+                if separated_by_semicolons else "")
         raise DataError(f"{source}: missing column(s) {missing}; expected video,start,end,label[,actor]{hint}")
     unknown = [c for c in table.columns if c not in (*ANNOTATION_COLUMNS, "actor")]
     if unknown:

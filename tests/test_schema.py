@@ -106,6 +106,8 @@ def test_bad_enum_names_the_key():
         ("augment", "copies", -1, "augment.copies"),
         ("augment", "splits", ["train", "holdout"], "augment.splits"),
         ("split", "test_fraction", 1.5, "split.test_fraction"),
+        ("play", "fit_min_recall", 1.2, "play.fit_min_recall"),
+        ("play", "fit_min_recall", -0.1, "play.fit_min_recall"),
     ],
 )
 def test_range_rules_name_the_key(section, key, value, named):

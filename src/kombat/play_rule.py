@@ -220,17 +220,37 @@ def grid_scores(streams: list[Stream], classes: tuple[str, ...], nothing: str, g
     return scores
 
 
-def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[str, float], margin: float) -> int:
-    """Among the candidates within `margin` of the best event F1 (a near tie on a few validation clips is
-    noise), the one closest to the fixed rule (fewest keys changed), then fewer false actions, then the
-    higher F1, then the first in the grid."""
+def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[str, float], margin: float,
+           min_recall: float = 0.0) -> tuple[int, str]:
+    """The candidate to play, and how it was chosen.
+
+    By event F1 (min_recall 0): among the candidates within `margin` of the best F1 (a near tie on a few
+    validation clips is noise), the one closest to the fixed rule (fewest keys changed), then fewer false
+    actions, then the higher F1, then the first in the grid. With a min_recall: among the candidates whose
+    recall reaches it, those within `margin` of the best precision, then the higher recall, then the same
+    order; by F1 when no candidate reaches it."""
+
+    def changed(i: int) -> int:
+        return sum(grid[i][k] != fixed[k] for k in RULE_KEYS)
+
+    if min_recall > 0:
+        reaching = [i for i in range(len(grid)) if scores[i].total.recall >= min_recall - 1e-9]
+        if reaching:
+            best = max(scores[i].total.precision for i in reaching)
+            top = [i for i in reaching if scores[i].total.precision >= best - margin - 1e-9]
+            within = f"within {margin:g} of " if margin > 0 else ""
+            return (min(top, key=lambda i: (-round(scores[i].total.recall, 9), changed(i), scores[i].false_actions, i)),
+                    f"of those catching at least {min_recall:g} of the strikes, {within}the best event precision, "
+                    f"then the higher recall, then the one that changes the fewest keys of conf's play.*")
     best = max(score.total.f1 for score in scores)
 
     def key(i: int) -> tuple:
-        changed = sum(grid[i][k] != fixed[k] for k in RULE_KEYS)
-        return (changed, scores[i].false_actions, -round(scores[i].total.f1, 9), i)
+        return (changed(i), scores[i].false_actions, -round(scores[i].total.f1, 9), i)
 
-    return min((i for i in range(len(grid)) if scores[i].total.f1 >= best - margin - 1e-9), key=key)
+    best_ones = f"those within {margin:g} of the best event F1" if margin > 0 else "those with the best event F1"
+    unreached = f"none catches {min_recall:g} of the strikes, so " if min_recall > 0 else ""
+    return (min((i for i in range(len(grid)) if scores[i].total.f1 >= best - margin - 1e-9), key=key),
+            f"{unreached}{best_ones}, the one that changes the fewest keys of conf's play.* (then fewer false actions)")
 
 
 def describe(values: dict[str, float], nothing: str) -> str:
@@ -262,14 +282,11 @@ def play_report(manifest: pd.DataFrame, probabilities: np.ndarray, classes: tupl
         chosen, reason, n = fixed, f"the fixed rule (conf's play.*): not fitted, {why}", 0
     else:
         val_scores = grid_scores(streams["val"], classes, nothing, grid, play.slack_s)
-        best = choose(grid, val_scores, fixed, play.fit_margin)
+        best, how = choose(grid, val_scores, fixed, play.fit_margin, play.fit_min_recall)
         chosen, n = grid[best], len(grid)
         n_clips, n_streams = len({s.clip for s in streams["val"]}), len(streams["val"])
-        best_ones = (f"those within {play.fit_margin:g} of the best event F1" if play.fit_margin > 0 else
-                     "those with the best event F1")
         reason = (f"fitted on the validation clips ({counted(n_clips, 'clip')}, {counted(n_streams, 'tick stream')}, "
-                  f"{counted(val_strikes, 'strike')}): of the {n} rules in play.search, {best_ones}, the one that "
-                  f"changes the fewest keys of conf's play.* (then fewer false actions)")
+                  f"{counted(val_strikes, 'strike')}): of the {n} rules in play.search, {how}")
     report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, reason=reason, candidates=n)
     for split in SPLITS:
         report.streams[split] = len(streams[split])

@@ -235,6 +235,7 @@ class PlayConfig:
     search: PlaySearchConfig = field(default_factory=PlaySearchConfig)
     slack_s: float = MISSING
     fit_margin: float = MISSING
+    fit_min_recall: float = MISSING
 
 
 @dataclass
@@ -375,6 +376,8 @@ def _check(cfg: KombatConfig) -> None:
     if cfg.play.slack_s < 0 or cfg.play.fit_margin < 0:
         raise ConfigError(f"play.slack_s and play.fit_margin must be >= 0, got {cfg.play.slack_s}, "
                           f"{cfg.play.fit_margin}")
+    if not 0 <= cfg.play.fit_min_recall <= 1:
+        raise ConfigError(f"play.fit_min_recall must be in [0, 1] (0: choose by event F1), got {cfg.play.fit_min_recall}")
     search = cfg.play.search
     searched = {"nothing_threshold": all(0 <= v <= 1 for v in search.nothing_threshold),
                 "strike_threshold": all(0 <= v <= 1 for v in search.strike_threshold),

@@ -38,7 +38,7 @@ PLAYER_FILES = ("play.py", "frames.py", "lite.py", "pose.py", "video.py", "web.p
 PAGE_DIR = "web"  # the game page's HTML, JS and CSS, which web.py serves
 MODEL_CARD = "model_card.md"  # the package's README.md, a string.Template
 CHECK_FRAMES = 48  # consecutive test ticks on which Keras and TFLite must agree
-FIT_ONLY_KEYS = ("fit", "search", "slack_s", "fit_margin")  # play.* keys the package stage uses and play.json does not carry
+FIT_ONLY_KEYS = ("fit", "search", "slack_s", "fit_margin", "fit_min_recall")  # play.* keys the package stage uses and play.json does not carry
 PLAY_EVENTS = "play_events.json"  # in the metrics folder: the play rules' event scores (PlayReport.as_dict)
 
 

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from kombat.video import DROPPED, VideoError, VideoReader, at_ticks, in_time_order, upright
+from kombat.video import (DROPPED, PacketPlaces, VideoError, VideoReader, at_ticks, in_time_order, index_is_whole,
+                          upright)
 
 from .conftest import HEIGHT, WIDTH, marker_frame, vfr_times, write_clip, write_packed_avi
 
@@ -199,11 +200,13 @@ def test_divx_packed_b_frames_come_every_one_in_order_at_its_time(tmp_path):
     assert n_read == n_frames
 
 
-def write_avi(path: Path, codec: str, n_frames: int, fps: int = 30) -> None:
+def write_avi(path: Path, codec: str, n_frames: int, fps: int = 30, sound: bool = False) -> None:
     """An AVI of marker frames (frame k at k / fps): Motion JPEG, as many cameras and OpenCV's writer record,
-    or MPEG-4 Part 2 with two B-frames between references (XviD's way, unpacked)."""
+    or MPEG-4 Part 2 with two B-frames between references (XviD's way, unpacked); with a silent PCM track
+    interleaved when `sound`."""
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=fps)
+        stream = container.add_stream(codec, rate=fps)  # stream 0: chunks 00dc, then the sound's 01wb
+        audio = container.add_stream("pcm_s16le", rate=16000, layout="mono") if sound else None
         stream.width, stream.height = WIDTH, HEIGHT
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
         if codec == "mpeg4":
@@ -214,6 +217,11 @@ def write_avi(path: Path, codec: str, n_frames: int, fps: int = 30) -> None:
             frame.pts = k
             for packet in stream.encode(frame):
                 container.mux(packet)
+            if audio is not None:
+                silence = av.AudioFrame.from_ndarray(np.zeros((1, 16000 // fps), np.int16), format="s16", layout="mono")
+                silence.sample_rate, silence.pts = 16000, k * (16000 // fps)
+                for packet in audio.encode(silence):
+                    container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
 
@@ -268,19 +276,34 @@ def test_an_avi_damaged_mid_stream_keeps_every_later_frame_at_its_time(tmp_path,
         assert len(decoded) == n_frames and not misplaced(decoded)
 
 
-@pytest.mark.parametrize("damage", ["noise", "cut"])
+@pytest.mark.parametrize("damage", ["noise", "cut", "sound named video"])
 def test_an_avi_whose_index_is_damaged_reads_chunk_after_chunk_as_before(tmp_path, damage):
-    # An index cut short or garbled lists fewer frames than the file holds: read by it, every frame after
-    # a missing entry would come out early. Such a file is read chunk after chunk, all its frames in place.
+    # Read by an index cut short or garbled, every frame after a missing entry would come out early, and
+    # one bit turning a sound chunk's entry (01wb) into a video one (00wb) makes every later frame late.
+    # Such a file is read chunk after chunk, all its frames in place.
     path, n_frames = tmp_path / "cam.avi", 90
-    write_marker_avi(path, "mjpeg", n_frames)
+    write_avi(path, "mjpeg", n_frames, sound=True)
     data = path.read_bytes()
     index = data.rfind(b"idx1")
     middle = index + 8 + (len(data) - index - 8) // 2
     if damage == "noise":
         noise_over(path, middle, 256)
-    else:
+    elif damage == "cut":
         path.write_bytes(data[:middle])
+    else:
+        sound_entry = data.index(b"01wb", middle)
+        path.write_bytes(data[:sound_entry] + b"00wb" + data[sound_entry + 4:])
     decoded = decode(path)
     assert len(decoded) == n_frames and not misplaced(decoded)
     assert all(frame is not None for _, frame in decoded)
+
+
+def test_an_index_is_whole_when_it_lists_every_packet_found_chunk_after_chunk():
+    whole = PacketPlaces({100: 50, 160: 40, 210: 60}, frozenset({150, 200}))
+    assert index_is_whole(whole, whole)
+    damaged = PacketPlaces({100: 50, 210: 60}, frozenset({150, 200}))  # chunk after chunk skipped 160's bytes
+    assert index_is_whole(damaged, whole)
+    assert not index_is_whole(whole, PacketPlaces({100: 50, 210: 60}, frozenset()))  # an entry lost
+    assert not index_is_whole(whole, PacketPlaces({100: 50, 161: 40, 210: 60}, frozenset()))  # an entry moved
+    assert not index_is_whole(whole, PacketPlaces({100: 50, 160: 39, 210: 60}, frozenset()))  # resized
+    assert not index_is_whole(whole, PacketPlaces({100: 50, 150: 8, 160: 40, 210: 60}, frozenset()))  # sound as video

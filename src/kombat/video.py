@@ -188,6 +188,9 @@ def _decode_into(path: str, transform: Callable[[np.ndarray], object] | None, se
         send.send(("error", f"{path}: cannot be decoded: {type(exc).__name__}: {_reason(exc)}"))
 
 
+BY_INDEX = {"fflags": "sortdts"}  # FFmpeg's AVI demuxer then reads each packet from its place in the index
+
+
 def _open(path: str):
     """The container; an AVI read by its own index where that index is whole.
 
@@ -196,34 +199,55 @@ def _open(path: str):
     lost (with their labels). AVI writers keep an index of every chunk (idx1, or OpenDML's ix##
     chunks), and FFmpeg's `sortdts` flag reads by it, as it does itself for a badly interleaved file:
     each frame from its place in the index, with the time of that place, and a damaged frame fails to
-    decode where it falls. The index is trusted only when it lists at least every video packet that
-    reading chunk after chunk finds: an index cut short or garbled (a skipped entry numbers every later
-    frame early, as damage did) leaves the file read chunk after chunk, as is a file without one.
+    decode where it falls. The index is trusted only where it is whole (index_is_whole); an index cut
+    short or garbled, which would number frames wrongly in its turn, leaves the file read chunk after
+    chunk, as is a file without one.
     """
     import av
 
     container = av.open(path)
     if container.format.name != "avi" or not container.streams.video:
         return container
-    in_file_order = _video_packets(container)
-    container.close()
-    by_index = av.open(path, options={"fflags": "sortdts"})
-    indexed = _video_packets(by_index)
-    by_index.close()
-    return av.open(path, options={"fflags": "sortdts"} if indexed >= in_file_order else None)
+    with container:
+        in_file_order = _packet_places(container)
+    with av.open(path, options=BY_INDEX) as by_index:
+        indexed = _packet_places(by_index)
+    return av.open(path, options=BY_INDEX if index_is_whole(in_file_order, indexed) else None)
 
 
-def _video_packets(container) -> int:
-    """How many packets with data the first video stream gives (read only, nothing decoded)."""
+@dataclass(frozen=True)
+class PacketPlaces:
+    """Where a reading of a file finds its packets (byte offsets; nothing decoded)."""
+
+    video: dict[int, int]  # offset -> size of each packet of the first video stream that holds data
+    others: frozenset[int]  # offsets of the other streams' packets
+
+
+def _packet_places(container) -> PacketPlaces:
     import av
 
-    count = 0
+    video_index = container.streams.video[0].index
+    video, others = {}, set()
     try:
-        for packet in container.demux(container.streams.video[0]):
-            count += bool(packet.size)
+        for packet in container.demux():
+            if not packet.size or packet.pos is None or packet.pos < 0:
+                continue
+            if packet.stream.index == video_index:
+                video[packet.pos] = packet.size
+            else:
+                others.add(packet.pos)
     except av.FFmpegError:
-        pass  # a read error ends the count where it happens
-    return count
+        pass  # a read error ends the reading where it happens
+    return PacketPlaces(video, frozenset(others))
+
+
+def index_is_whole(in_file_order: PacketPlaces, indexed: PacketPlaces) -> bool:
+    """Whether reading by the index finds every video packet that reading chunk after chunk finds, each at
+    the same place with the same size, and no other stream's packet as video. An index entry cut off or
+    garbled leaves a packet out or moves it (every later frame would be numbered wrongly) or names another
+    stream's chunk as video. Damage mid-stream only makes the chunk-after-chunk reading find fewer."""
+    return (all(indexed.video.get(offset) == size for offset, size in in_file_order.video.items())
+            and not indexed.video.keys() & in_file_order.others)
 
 
 def _packets(container, stream) -> Iterator:

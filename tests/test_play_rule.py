@@ -118,12 +118,12 @@ def test_near_ties_go_to_the_rule_closest_to_conf_s_then_to_fewer_false_actions(
     far = {**fixed, "strike_threshold": 0.9, "smoothing": 1}
     near = {**fixed, "strike_threshold": 0.9}
     # F1: far 0.95, near 0.9375 (within 0.02 of the best), fixed 0.9: the closest within the margin wins
-    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.02)[0] == 1
-    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.0)[0] == 0
-    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.05)[0] == 2
+    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.02, 0.0)[0] == 1
+    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.0, 0.0)[0] == 0
+    assert choose([far, near, fixed], [scored(38, 40), scored(37, 39), scored(36, 40)], fixed, 0.05, 0.0)[0] == 2
     other_far = {**fixed, "strike_threshold": 0.5, "smoothing": 1}
-    assert choose([far, other_far], [scored(36, 40), scored(36, 38)], fixed, 0.1)[0] == 1  # as close: fewer false actions
-    assert choose([fixed, far], [scored(36, 40), scored(36, 38)], fixed, 0.1)[0] == 0  # closeness before false actions
+    assert choose([far, other_far], [scored(36, 40), scored(36, 38)], fixed, 0.1, 0.0)[0] == 1  # as close: fewer false actions
+    assert choose([fixed, far], [scored(36, 40), scored(36, 38)], fixed, 0.1, 0.0)[0] == 0  # closeness before false actions
 
 
 def test_a_minimum_recall_chooses_the_most_precise_rule_that_reaches_it():
@@ -137,14 +137,15 @@ def test_a_minimum_recall_chooses_the_most_precise_rule_that_reaches_it():
     grid = [fixed, *({**fixed, "strike_threshold": t} for t in (0.5, 0.6, 0.7, 0.8))]
     # precision / recall: 0.86 / 0.95 (the best F1), 0.94 / 0.825, 0.92 / 0.825, 1.00 / 0.75, 1.00 / 0.80
     scores = [scored(38, 44), scored(33, 35), scored(33, 36), scored(30, 30), scored(32, 32)]
-    assert choose(grid, scores, fixed, 0.0)[0] == 0
+    assert choose(grid, scores, fixed, 0.0, 0.0)[0] == 0
     assert choose(grid, scores, fixed, 0.0, min_recall=0.825)[0] == 1
     index, how = choose(grid, scores, fixed, 0.0, min_recall=0.8)
-    assert index == 4 and "at least 0.8 of the strikes" in how  # 1.00 / 0.80 beats 0.94 / 0.825
+    assert index == 4 and "the most precise of those catching at least 80% of the strikes" in how  # beats 0.94 / 0.825
     assert choose(grid, scores, fixed, 0.0, min_recall=0.7)[0] == 4  # a precision tie: the higher recall
     assert choose(grid, scores, fixed, 0.07, min_recall=0.8)[0] == 1  # 0.94 is within 0.07 of 1.00: recall decides
     index, how = choose(grid, scores, fixed, 0.0, min_recall=0.99)
-    assert index == 0 and how.startswith("none catches 0.99 of the strikes, so those with the best event F1")
+    assert index == 0 and how.startswith("none catches at least 99% of the strikes, so those with the best event F1")
+    assert choose(grid, scores, fixed, 0.0, min_recall=1.0)[1].startswith("none catches all of the strikes")
 
 
 def report_clips(val_twitch_before: int = 10) -> tuple[pd.DataFrame, np.ndarray]:
@@ -173,9 +174,10 @@ def test_the_fitted_rule_beats_the_fixed_one_on_the_validation_clips():
     assert "fitted on the validation clips (2 clips, 6 tick streams, 21 strikes)" in card
 
 
-def test_the_test_clips_never_choose_the_rule():
+@pytest.mark.parametrize("min_recall", [0.0, 0.8])
+def test_the_test_clips_never_choose_the_rule(min_recall):
     manifest, probabilities = report_clips()
-    play = default_config(["play.smoothing=1"]).play
+    play = default_config(["play.smoothing=1", f"play.fit_min_recall={min_recall}"]).play
     report = play_report(manifest, probabilities, CLASSES, NOTHING, play, TICK)
     test_rows = (manifest["split"] == "test").to_numpy()
     val_rows = (manifest["split"] == "val").to_numpy()

@@ -2,7 +2,8 @@
 through play.py's own rule (Smoother, decide, Trigger) and scored as events against the annotated strikes.
 
 The package stage fits play.json's thresholds, smoothing and cooldown on the validation clips (a grid
-over `play.search`, by event F1) and reports the chosen and the fixed rule (conf's play.* values, also
+over `play.search`, by event F1, or by event precision among the rules whose recall reaches
+`play.fit_min_recall`) and reports the chosen and the fixed rule (conf's play.* values, also
 the fallback) on the validation and the test clips, per class. The test clips never take part in the choice.
 """
 
@@ -71,6 +72,7 @@ class PlayReport:
     chosen: dict[str, float]  # RULE_KEYS -> value, what play.json gets
     fixed: dict[str, float]  # conf's play.* values
     fitted: bool
+    min_recall: float  # play.fit_min_recall the fit used (0: by event F1)
     reason: str  # how the rule was chosen, or why the fixed one stands
     candidates: int
     scores: dict[str, dict[str, RuleScore]] = field(default_factory=dict)  # split -> chosen/fixed -> score
@@ -79,6 +81,7 @@ class PlayReport:
 
     def as_dict(self) -> dict:
         return {"fitted": self.fitted, "chosen": self.chosen, "fixed": self.fixed, "candidates": self.candidates,
+                "min_recall": self.min_recall,
                 **{split: {"clips": self.clips[split], "streams": self.streams[split],
                            **{rule: score.as_dict() for rule, score in by_rule.items()}}
                    for split, by_rule in self.scores.items()}}
@@ -221,14 +224,14 @@ def grid_scores(streams: list[Stream], classes: tuple[str, ...], nothing: str, g
 
 
 def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[str, float], margin: float,
-           min_recall: float = 0.0) -> tuple[int, str]:
+           min_recall: float) -> tuple[int, str]:
     """The candidate to play, and how it was chosen.
 
     By event F1 (min_recall 0): among the candidates within `margin` of the best F1 (a near tie on a few
     validation clips is noise), the one closest to the fixed rule (fewest keys changed), then fewer false
     actions, then the higher F1, then the first in the grid. With a min_recall: among the candidates whose
-    recall reaches it, those within `margin` of the best precision, then the higher recall, then the same
-    order; by F1 when no candidate reaches it."""
+    recall reaches it (all strikes together, not each class), those within `margin` of the best precision,
+    then the higher recall, then the same order; by F1 when no candidate reaches it."""
 
     def changed(i: int) -> int:
         return sum(grid[i][k] != fixed[k] for k in RULE_KEYS)
@@ -238,19 +241,24 @@ def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[st
         if reaching:
             best = max(scores[i].total.precision for i in reaching)
             top = [i for i in reaching if scores[i].total.precision >= best - margin - 1e-9]
-            within = f"within {margin:g} of " if margin > 0 else ""
+            within = f" (or within {margin:g} of it)" if margin > 0 else ""
             return (min(top, key=lambda i: (-round(scores[i].total.recall, 9), changed(i), scores[i].false_actions, i)),
-                    f"of those catching at least {min_recall:g} of the strikes, {within}the best event precision, "
-                    f"then the higher recall, then the one that changes the fewest keys of conf's play.*")
+                    f"the most precise{within} of those catching {share(min_recall)} of the strikes, then the "
+                    f"higher recall, then the one that changes the fewest keys of conf's play.*")
     best = max(score.total.f1 for score in scores)
 
     def key(i: int) -> tuple:
         return (changed(i), scores[i].false_actions, -round(scores[i].total.f1, 9), i)
 
     best_ones = f"those within {margin:g} of the best event F1" if margin > 0 else "those with the best event F1"
-    unreached = f"none catches {min_recall:g} of the strikes, so " if min_recall > 0 else ""
+    unreached = f"none catches {share(min_recall)} of the strikes, so " if min_recall > 0 else ""
     return (min((i for i in range(len(grid)) if scores[i].total.f1 >= best - margin - 1e-9), key=key),
             f"{unreached}{best_ones}, the one that changes the fewest keys of conf's play.* (then fewer false actions)")
+
+
+def share(fraction: float) -> str:
+    """A recall floor in words: 'all', or 'at least 80%'."""
+    return "all" if fraction >= 1 else f"at least {100 * fraction:.3g}%"
 
 
 def describe(values: dict[str, float], nothing: str) -> str:
@@ -287,7 +295,8 @@ def play_report(manifest: pd.DataFrame, probabilities: np.ndarray, classes: tupl
         n_clips, n_streams = len({s.clip for s in streams["val"]}), len(streams["val"])
         reason = (f"fitted on the validation clips ({counted(n_clips, 'clip')}, {counted(n_streams, 'tick stream')}, "
                   f"{counted(val_strikes, 'strike')}): of the {n} rules in play.search, {how}")
-    report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, reason=reason, candidates=n)
+    report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, min_recall=play.fit_min_recall, reason=reason,
+                        candidates=n)
     for split in SPLITS:
         report.streams[split] = len(streams[split])
         report.clips[split] = len({s.clip for s in streams[split]})

@@ -236,11 +236,16 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     write_json(metrics_dir / PLAY_EVENTS, play.as_dict())
     val, test_events = (play.scores[split]["chosen"].total for split in ("val", "test"))
     fixed_val = play.scores["val"]["fixed"].total
+    if play.fitted and play.min_recall > 0:  # chosen by precision at a recall floor: F1 may fall below the fixed rule's
+        validation = (f"validation event precision {val.precision:.2f}, recall {val.recall:.2f} (fixed rule "
+                      f"{fixed_val.precision:.2f}, {fixed_val.recall:.2f}; floor {play_rule.share(play.min_recall)})")
+    else:
+        validation = f"validation event F1 {val.f1:.2f} (fixed rule {fixed_val.f1:.2f})"
     return (f"champion {champion.run_id} ({champion.kind}, {cfg.package.metric} {champion.metric:.3f} of "
             f"{len(candidates)} runs), test macro-F1 {scores['macro_f1']:.3f}; registered "
             f"{cfg.package.model_name} v{version} @{cfg.package.alias}; Keras vs TFLite max diff {max_diff:.1e}; "
             f"play rule {'fitted' if play.fitted else 'fixed'} ({play_rule.describe(play.chosen, run_cfg.task_spec.nothing)}): "
-            f"validation event F1 {val.f1:.2f} (fixed rule {fixed_val.f1:.2f}), test event precision "
+            f"{validation}, test event precision "
             f"{test_events.precision:.2f}, recall {test_events.recall:.2f}")
 
 

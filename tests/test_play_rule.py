@@ -139,12 +139,14 @@ def test_a_minimum_recall_chooses_the_most_precise_rule_that_reaches_it():
     scores = [scored(38, 44), scored(33, 35), scored(33, 36), scored(30, 30), scored(32, 32)]
     assert choose(grid, scores, fixed, 0.0, 0.0)[0] == 0
     assert choose(grid, scores, fixed, 0.0, min_recall=0.825)[0] == 1
-    index, how = choose(grid, scores, fixed, 0.0, min_recall=0.8)
+    index, how, floor = choose(grid, scores, fixed, 0.0, min_recall=0.8)
     assert index == 4 and "the most precise of those catching at least 80% of the strikes" in how  # beats 0.94 / 0.825
+    assert floor == 0.8
     assert choose(grid, scores, fixed, 0.0, min_recall=0.7)[0] == 4  # a precision tie: the higher recall
     assert choose(grid, scores, fixed, 0.07, min_recall=0.8)[0] == 1  # 0.94 is within 0.07 of 1.00: recall decides
-    index, how = choose(grid, scores, fixed, 0.0, min_recall=0.99)
+    index, how, floor = choose(grid, scores, fixed, 0.0, min_recall=0.99)
     assert index == 0 and how.startswith("none catches at least 99% of the strikes, so those with the best event F1")
+    assert floor == 0.0  # chosen by F1: the report and the summary say F1
     assert choose(grid, scores, fixed, 0.0, min_recall=1.0)[1].startswith("none catches all of the strikes")
 
 

@@ -72,7 +72,7 @@ class PlayReport:
     chosen: dict[str, float]  # RULE_KEYS -> value, what play.json gets
     fixed: dict[str, float]  # conf's play.* values
     fitted: bool
-    min_recall: float  # play.fit_min_recall the fit used (0: by event F1)
+    min_recall: float  # the recall floor the choice was made at (0: by event F1, or none of the rules reached it)
     reason: str  # how the rule was chosen, or why the fixed one stands
     candidates: int
     scores: dict[str, dict[str, RuleScore]] = field(default_factory=dict)  # split -> chosen/fixed -> score
@@ -224,8 +224,8 @@ def grid_scores(streams: list[Stream], classes: tuple[str, ...], nothing: str, g
 
 
 def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[str, float], margin: float,
-           min_recall: float) -> tuple[int, str]:
-    """The candidate to play, and how it was chosen.
+           min_recall: float) -> tuple[int, str, float]:
+    """The candidate to play, how it was chosen, and the recall floor it was chosen at (0: by F1).
 
     By event F1 (min_recall 0): among the candidates within `margin` of the best F1 (a near tie on a few
     validation clips is noise), the one closest to the fixed rule (fewest keys changed), then fewer false
@@ -244,7 +244,7 @@ def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[st
             within = f" (or within {margin:g} of it)" if margin > 0 else ""
             return (min(top, key=lambda i: (-round(scores[i].total.recall, 9), changed(i), scores[i].false_actions, i)),
                     f"the most precise{within} of those catching {share(min_recall)} of the strikes, then the "
-                    f"higher recall, then the one that changes the fewest keys of conf's play.*")
+                    f"higher recall, then the one that changes the fewest keys of conf's play.*", min_recall)
     best = max(score.total.f1 for score in scores)
 
     def key(i: int) -> tuple:
@@ -253,7 +253,8 @@ def choose(grid: list[dict[str, float]], scores: list[RuleScore], fixed: dict[st
     best_ones = f"those within {margin:g} of the best event F1" if margin > 0 else "those with the best event F1"
     unreached = f"none catches {share(min_recall)} of the strikes, so " if min_recall > 0 else ""
     return (min((i for i in range(len(grid)) if scores[i].total.f1 >= best - margin - 1e-9), key=key),
-            f"{unreached}{best_ones}, the one that changes the fewest keys of conf's play.* (then fewer false actions)")
+            f"{unreached}{best_ones}, the one that changes the fewest keys of conf's play.* (then fewer false actions)",
+            0.0)
 
 
 def share(fraction: float) -> str:
@@ -287,15 +288,15 @@ def play_report(manifest: pd.DataFrame, probabilities: np.ndarray, classes: tupl
     else:
         why = ""
     if why:
-        chosen, reason, n = fixed, f"the fixed rule (conf's play.*): not fitted, {why}", 0
+        chosen, reason, n, floor = fixed, f"the fixed rule (conf's play.*): not fitted, {why}", 0, 0.0
     else:
         val_scores = grid_scores(streams["val"], classes, nothing, grid, play.slack_s)
-        best, how = choose(grid, val_scores, fixed, play.fit_margin, play.fit_min_recall)
+        best, how, floor = choose(grid, val_scores, fixed, play.fit_margin, play.fit_min_recall)
         chosen, n = grid[best], len(grid)
         n_clips, n_streams = len({s.clip for s in streams["val"]}), len(streams["val"])
         reason = (f"fitted on the validation clips ({counted(n_clips, 'clip')}, {counted(n_streams, 'tick stream')}, "
                   f"{counted(val_strikes, 'strike')}): of the {n} rules in play.search, {how}")
-    report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, min_recall=play.fit_min_recall, reason=reason,
+    report = PlayReport(chosen=chosen, fixed=fixed, fitted=not why, min_recall=floor, reason=reason,
                         candidates=n)
     for split in SPLITS:
         report.streams[split] = len(streams[split])

@@ -236,7 +236,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     write_json(metrics_dir / PLAY_EVENTS, play.as_dict())
     val, test_events = (play.scores[split]["chosen"].total for split in ("val", "test"))
     fixed_val = play.scores["val"]["fixed"].total
-    if play.fitted and play.min_recall > 0:  # chosen by precision at a recall floor: F1 may fall below the fixed rule's
+    if play.min_recall > 0:  # chosen by precision at a recall floor: F1 may fall below the fixed rule's
         validation = (f"validation event precision {val.precision:.2f}, recall {val.recall:.2f} (fixed rule "
                       f"{fixed_val.precision:.2f}, {fixed_val.recall:.2f}; floor {play_rule.share(play.min_recall)})")
     else:

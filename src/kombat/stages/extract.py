@@ -143,8 +143,6 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
 
     With several phases (phases_of), phase p's tick k is at k / fps + p / (phases x fps): the rows come
     phase by phase, each phase in tick order (a clip of its own for motion and windows of ticks)."""
-    if not path.is_file():
-        raise DataError(f"{path}: video named in the annotations does not exist")
     last_end = float(segments["end"].max())
     times: list[float] = []  # every frame's time, as decoded
     try:

@@ -224,3 +224,143 @@ def test_the_pose_input_is_found_on_the_full_camera_frame(tmp_path):
     (tmp_path / "head.tflite").write_bytes(b"")
     with pytest.raises(PlayError, match="pose_detection.tflite: BlazePose detector model not found"):
         load_model(tmp_path, "tflite", labels)
+
+
+# ---- ticks on a camera slower than them, a new game, and the tick the model learned ---------------------------
+
+
+class FrameIds:
+    """A predict for Decider that records which frame each tick decided on (the id is the frame's pixel value)
+    and answers "punch" on odd frames, "other" on even ones."""
+
+    window = 8
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+        self.resets = 0
+
+    def __call__(self, model_frame: np.ndarray, frame_bgr: np.ndarray) -> np.ndarray:
+        self.seen.append(int(frame_bgr[0, 0, 0]))
+        return np.array([0.9, 0.05, 0.05]) if self.seen[-1] % 2 else np.array([0.05, 0.05, 0.9])
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def frame(number: int) -> np.ndarray:
+    return np.full((56, 100, 3), number, np.uint8)
+
+
+def play_camera(decider, ticker, times: list[float]) -> None:
+    """What play.py's loop does with a camera's frames, here arriving at `times`."""
+    for number, t in enumerate(times):
+        if due := ticker.due(t):
+            decider(t, frame(number), held_ticks=due - 1)
+
+
+@pytest.mark.parametrize("fps", [5.0, 7.5, 4.0])
+def test_a_camera_slower_than_the_ticks_is_decided_at_every_tick_as_training_saw_it(fps):
+    """Frames slower than the 10 a second ticks: training gives each tick the frame shown then, repeating a held
+    one (video.at_ticks); play decides every tick too, the missed ones on the frame held, not one tick a frame."""
+    from kombat.play import Decider, Ticker
+    from kombat.video import at_ticks
+
+    times = [i / fps for i in range(int(3 * fps))]
+    predict = FrameIds()
+    decider = Decider(predict, RULE, (100, 56), 0.1)
+    play_camera(decider, Ticker(0.1), times)
+    trained = [number for _, _, number in at_ticks([(t, i) for i, t in enumerate(times)], 0.1)]
+    decided = predict.seen
+    assert len(decided) == sum(1 for k in range(len(trained)) if k * 0.1 <= times[-1] + 1e-6)  # every tick, once
+    # each tick decided on the frame training gave it, or on the one after it when that frame came between
+    # the tick and the next (play decides a new frame at once rather than a tick later)
+    assert all(shown <= played <= shown + 1 for played, shown in zip(decided, trained))
+    if fps == 5.0:  # frames on the ticks: exactly training's
+        assert decided == trained[:len(decided)] and decided[:6] == [0, 0, 1, 1, 2, 2]
+    stats = decider.stats
+    assert stats.decisions == len(decided) and stats.held == len(decided) - len(times) > 0 and not stats.skipped
+
+
+def test_a_camera_as_fast_as_the_ticks_holds_nothing():
+    from kombat.play import Decider, Ticker
+
+    predict = FrameIds()
+    decider = Decider(predict, RULE, (100, 56), 0.1)
+    play_camera(decider, Ticker(0.1), [i / 30 for i in range(90)])  # 30 fps: every third frame is a tick
+    assert predict.seen == list(range(0, 90, 3)) and decider.stats.held == 0
+
+
+def test_a_stalled_camera_is_caught_up_for_a_window_and_the_rest_counted():
+    from kombat.play import Decider, Ticker
+
+    predict = FrameIds()
+    decider = Decider(predict, RULE, (100, 56), 0.1)
+    play_camera(decider, Ticker(0.1), [0.0, 0.1, 2.05])  # no frame for ticks 0.2 to 1.9 s (18), then one for 2.0
+    assert predict.seen == [0, 1] + [1] * FrameIds.window + [2]
+    assert (decider.stats.held, decider.stats.skipped) == (FrameIds.window, 18 - FrameIds.window)
+    assert "8 on a frame held" in decider.stats.summary(2.1) and "10 ticks skipped" in decider.stats.summary(2.1)
+
+
+def test_a_new_game_forgets_the_last_ones_cooldown_smoothing_and_frames():
+    """A reloaded game page starts its clock at 0: the cooldown of a strike at 9 s must not silence it."""
+    from kombat.play import Decider
+
+    predict = FrameIds()
+    rule = Rule.from_settings(["punch", "kick", "other"], {**SETTINGS, "cooldown_s": 0.5, "smoothing": 1})
+    decider = Decider(predict, rule, (100, 56), 0.1)
+    assert decider(9.0, frame(1))[2] == "punch"
+    decider.reset()
+    assert predict.resets == 2  # once when made, once now
+    assert decider(0.0, frame(0))[2] is None and decider(0.1, frame(1))[2] == "punch"
+    stale = Decider(predict, rule, (100, 56), 0.1)
+    stale(9.0, frame(1))
+    assert stale(0.0, frame(0))[2] is None and stale(0.1, frame(1))[2] is None  # without it: silent for 9 s
+
+
+def test_the_tick_model_starts_a_new_game_with_empty_buffers():
+    from kombat.play import TickModel
+
+    model = TickModel(lambda image: image.mean(axis=(0, 1))[:1], lambda window: window, ["motion"], window=3,
+                      motion_gap=1, gains={})
+    first, second = np.zeros((56, 100, 3), np.uint8), np.full((56, 100, 3), 200, np.uint8)
+    model(first)
+    moved = model(second)
+    model.reset()
+    fresh = model(second)
+    assert moved[-1, 0] > 0 and fresh[-1, 0] == 0  # no motion against the last game's frame
+    assert np.array_equal(fresh, np.repeat(fresh[-1:], 3, axis=0))  # a window of this game alone
+
+
+def test_frames_taken_while_the_model_loaded_are_not_decided_on():
+    from kombat.play import STALE_FRAMES, Camera, Stats, Ticker
+
+    class Capture:
+        def __init__(self) -> None:
+            self.next = 0
+
+        def grab(self) -> bool:
+            self.next += 1
+            return True
+
+        def read(self):
+            self.next += 1
+            return self.next <= 20, frame(self.next - 1)
+
+    seen = [int(image[0, 0, 0]) for _, image, _ in Camera(Capture(), Ticker(0.1), Stats())]
+    assert seen[0] == STALE_FRAMES and seen[-1] == 19
+
+
+def test_another_interval_than_the_model_learned_is_refused(tmp_path):
+    """--interval or play.json's interval_s: a motion model's window and motion are in ticks of its training."""
+    from kombat.play import learned_tick, read_player
+    from kombat.stages.package import write_package
+
+    cfg = default_config()
+    labels = {"classes": list(cfg.classes), "frame_size": [100, 56], "inputs": ["motion"], "window": 8,
+              "motion_gap": 1, "gains": {}, "tick_s": 0.1}
+    write_package(tmp_path, cfg, cfg, {}, labels)
+    assert read_player(tmp_path, 0.1).interval == 0.1
+    with pytest.raises(PlayError, match=r"^--interval is 0.05 s, but the model learned from ticks 0.1 s apart"):
+        read_player(tmp_path, 0.05)
+    assert learned_tick({**labels, "inputs": ["still"], "window": 1}) is None  # a still frame's model: any pace
+    assert learned_tick({key: value for key, value in labels.items() if key != "tick_s"}) is None  # an older package

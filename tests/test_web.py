@@ -60,8 +60,8 @@ def server(tmp_path):
     """A server on a free port with the MK.js layout as its game; decisions recorded."""
     received = []
 
-    def decide(t, frame):
-        received.append((t, frame))
+    def decide(t, frame, game, ticks):
+        received.append((t, frame, game, ticks))
         return {"t": t, "probabilities": {"punch": 0.7, "other": 0.3}, "action": "punch"}
 
     game_server = web.GameServer(0, {"classes": ["punch", "other"], "keys": {"punch": "a"}, "interval_s": 0.1},
@@ -112,20 +112,24 @@ def test_no_game_folder_leaves_the_problem_for_the_page(tmp_path):
 
 def test_a_frame_gets_the_decision_on_its_pixels(server):
     rgba = np.random.default_rng(0).integers(0, 256, (36, 64, 4), dtype=np.uint8)
-    status, _, body = fetch(server, "/frame?w=64&h=36&t=1.25", rgba.tobytes())
+    status, _, body = fetch(server, "/frame?w=64&h=36&t=1.25&ticks=3&game=g1", rgba.tobytes())
     assert status == 200 and json.loads(body)["action"] == "punch"
-    [(t, frame)] = server.received
-    assert t == 1.25 and np.array_equal(frame, rgba[..., [2, 1, 0]])
+    fetch(server, "/frame?w=64&h=36&t=1.35", rgba.tobytes())  # a page of before: one tick, no game id
+    [(t, frame, game, ticks), (_, _, no_game, one)] = server.received
+    assert t == 1.25 and np.array_equal(frame, rgba[..., [2, 1, 0]]) and (game, ticks) == ("g1", 3)
+    assert (no_game, one) == ("", 1)
 
 
-@pytest.mark.parametrize("query, error", [("w=64&h=36&t=0", "is not 64x36 RGBA"), ("w=8&h=8", "needs w, h and t")])
+@pytest.mark.parametrize("query, error", [("w=64&h=36&t=0", "is not 64x36 RGBA"), ("w=8&h=8", "needs w, h and t"),
+                                          ("w=5&h=5&t=0&ticks=0", "ticks 0 is not 1 to"),
+                                          ("w=5&h=5&t=0&ticks=many", "needs w, h and t")])
 def test_a_bad_frame_is_refused_with_a_reason(server, query, error):
     status, _, body = fetch(server, f"/frame?{query}", b"\0" * 100)
     assert status == 400 and error in json.loads(body)["error"] and not server.received
 
 
 def test_a_failing_decision_is_a_reason_for_the_page_not_a_traceback(tmp_path, capsys):
-    def decide(t, frame):
+    def decide(t, frame, game, ticks):
         raise ValueError("the model broke")
 
     game_server = web.GameServer(0, {}, None)

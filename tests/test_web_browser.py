@@ -15,7 +15,7 @@ import pytest
 
 from kombat import video
 from kombat.frames import to_model_frame
-from kombat.play import Smoother, Trigger, decide, load_model, read_player
+from kombat.play import Decider, load_model, read_player
 from kombat.pagetest import PlayWeb, chromium_path, open_page, write_y4m
 from kombat.playtest import Event, match_events, play_events, render_heldout
 
@@ -68,6 +68,8 @@ def chromium():
 @dataclass
 class PageRun:
     frames: list[np.ndarray]  # the BGR frames the page sent, in order
+    ticks: list[int]  # how many ticks each answered (more than 1: ticks passed while a decision was on its way)
+    games: set[str]  # the page loads' names the frames carried
     decisions: list[dict]  # play.py's answer to each
     state: dict  # the page's window.kombat, and the stub's records
 
@@ -95,15 +97,17 @@ def play_page(chromium, address: str, camera: Path, seconds: float) -> PageRun:
         page.evaluate("document.getElementById('camera').srcObject.getTracks().forEach((track) => track.stop())")
         page.wait_for_timeout(1000)  # the last frame's answer lands; no new frame follows
         state, responses = page_state(page), list(responses)
-        frames, decisions = [], []
+        frames, ticks, games, decisions = [], [], set(), []
         for response in responses:
             query = dict(part.split("=") for part in response.url.split("?")[1].split("&"))
             rgba = np.frombuffer(response.request.post_data_buffer, np.uint8)
             frames.append(np.ascontiguousarray(rgba.reshape(int(query["h"]), int(query["w"]), 4)[..., 2::-1]))
+            ticks.append(int(query["ticks"]))
+            games.add(query["game"])
             decisions.append(response.json())
     finally:
         browser.close()
-    return PageRun(frames, decisions, state)
+    return PageRun(frames, ticks, games, decisions, state)
 
 
 def first_pass(indices: list[int]) -> int:
@@ -128,10 +132,11 @@ def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, 
     assert actions and run.state["moves"] == [MOVES[a] for a in actions]
     assert [a["action"] for a in run.state["actions"]] == actions
 
-    tick_model = load_model(package, "tflite", labels)
+    assert len(run.games) == 1 and all(ticks >= 1 for ticks in run.ticks)
     # Which clip frame each page frame is: the nearest of the clip's frames as play.py --source decodes them.
     with video.VideoReader(str(clip)) as reader:
-        reference = np.stack([to_model_frame(frame, *size) for _, frame in reader])
+        decoded = [frame for _, frame in reader]
+    reference = np.stack([to_model_frame(frame, *size) for frame in decoded])
     seen = np.stack([to_model_frame(frame, *size) for frame in run.frames]).astype(np.int16)
     distances = [np.abs(reference.astype(np.int16) - frame).mean(axis=(1, 2, 3)) for frame in seen]
     indices = [int(np.argmin(d)) for d in distances]
@@ -142,8 +147,14 @@ def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, 
     assert n >= 0.75 * SECONDS / 0.1, f"the page decided on {n} of {SECONDS / 0.1:.0f} ticks: the machine is too busy"
     pixel_error = max(float(d.min()) for d in distances[:n])
 
-    # The browser's frames against the decoded ones, through the same per-tick model: the probabilities.
-    replayed = np.stack([tick_model(reference[i]) for i in indices[:n]])
+    # The browser's frames against the decoded ones, through play.py's Decider tick by tick (ticks that passed while
+    # a decision was on its way decided on the frame before, as the page asked): the probabilities and actions.
+    with av.open(str(clip)) as container:
+        fps = float(container.streams.video[0].average_rate)
+    rule, interval = read_player(package, None).rule, read_player(package, None).interval
+    decider = Decider(load_model(package, "tflite", labels), rule, size, interval)
+    same_frames = [decider(indices[i] / fps, decoded[indices[i]], held_ticks=run.ticks[i] - 1) for i in range(n)]
+    replayed = np.stack([probabilities for probabilities, _, _ in same_frames])
     from_page = np.array([[d["probabilities"][c] for c in classes] for d in run.decisions[:n]])
     error = np.abs(replayed - from_page).max(axis=1)
     mean_error, p95_error, max_error = float(error.mean()), float(np.percentile(error, 95)), float(error.max())
@@ -155,16 +166,10 @@ def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, 
     # The actions, scored like kombat.playtest on the part of the clip the page watched: against play.py's own
     # rule on the same frames as FFmpeg decodes them (what the page's frames change), and beside play.py --source,
     # whose ticks fall on other frames of the clip than the page's (a strike or two either way: printed).
-    with av.open(str(clip)) as container:
-        fps = float(container.streams.video[0].average_rate)
     start, end = indices[0] / fps, indices[n - 1] / fps
     watched = [s for s in segments if s.end >= start and s.start <= end]
     page_events = [Event(indices[i] / fps, d["action"]) for i, d in enumerate(run.decisions[:n]) if d["action"]]
-    rule = read_player(package, None).rule
-    smoother, trigger = Smoother(rule.smoothing), Trigger(rule.cooldown_s)
-    same_frames = [(indices[i] / fps, trigger.step(indices[i] / fps, decide(smoother(p), rule)))
-                   for i, p in enumerate(replayed)]
-    same_frames_events = [Event(t, action) for t, action in same_frames if action]
+    same_frames_events = [Event(indices[i] / fps, action) for i, (_, _, action) in enumerate(same_frames) if action]
     source_events = [e for e in play_events(package, clip) if start <= e.t <= end]
     page_score, same_frames_score, source_score = (match_events(events, watched, SLACK) for events in
                                                    (page_events, same_frames_events, source_events))
@@ -179,7 +184,8 @@ def test_the_page_plays_a_heldout_clip_as_play_py_does(built_project, chromium, 
     # The terminal printed the same decisions as the page got, and a summary at the end.
     printed = [json.loads(line) for line in server.out.read_text().splitlines()]
     assert [p["action"] for p in printed] == [d["action"] for d in run.decisions]
-    assert f"play: {len(run.decisions)} frames, {len(run.decisions)} decisions" in terminal
+    held = sum(min(ticks - 1, labels["window"]) for ticks in run.ticks[1:])
+    assert f"play: {len(run.decisions)} frames, {len(run.decisions) + held} decisions" in terminal
 
 
 @pytest.fixture(scope="module")
@@ -240,3 +246,26 @@ def test_when_play_py_stops_the_page_says_so(built_project, chromium, clip, tmp_
     finally:
         browser.close()
     assert state["status"].startswith("play.py stopped: start it again (make play)")
+
+
+def test_a_reloaded_page_fights_anew(built_project, chromium, tmp_path):
+    """The page tells players to reload for another fight. Its clock starts at 0 again: play.py must start a new
+    game then, not keep the last one's cooldown (which silenced it for as long as that page had played)."""
+    clip = write_y4m(render_heldout(tmp_path, 0, SECONDS, built_project.path / "params.yaml")[0], tmp_path / "clip.y4m")
+    server = PlayWeb(built_project.package, tmp_path, "--game", str(stub_game(tmp_path / "stub")), env=project_env())
+    acted = "window.kombat && kombat.actions.length >= 1 && kombat.ticks >= 100"  # 10 s played, and a strike
+    responses, browser, page = watch_page(chromium, server.address, clip, 60, until=lambda p: p.evaluate(acted))
+    try:
+        before = page_state(page)
+        page.reload()
+        page.wait_for_function("window.kombat && kombat.ticks >= 1", timeout=60_000)
+        reloaded = len(responses)
+        page.wait_for_function("kombat.actions.length >= 1", timeout=SECONDS * 1000 + 10_000)  # one pass of the clip
+        after = page_state(page)
+    finally:
+        browser.close()
+        server.stop()
+    games = [dict(part.split("=") for part in r.url.split("?")[1].split("&"))["game"] for r in responses]
+    assert before["actions"] and before["ticks"] >= 100
+    assert len(set(games[:reloaded - 1])) == 1 and games[-1] not in games[:reloaded - 1]  # a new name per load
+    assert after["actions"] and after["actions"][0]["t"] < before["ticks"] * 0.1  # not held back by the last fight

@@ -51,6 +51,7 @@ else:  # run as a script from a package folder, where the package stage put thes
 HERE = Path(__file__).resolve().parent
 POSE_MODELS_DIR = "pose"  # in the package: BlazePose's two models, when the model sees pose (sha256 checked on load)
 EMBEDDER_CHECK_FILE = "embedder_check.npz"  # in the package: the embed stage's check images and its embeddings of them
+STALE_FRAMES = 5  # a webcam driver's queue (4 frames on V4L2), read past when the game starts
 os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # our one-line errors say what OpenCV's logs would
 
 
@@ -111,17 +112,22 @@ class Trigger:
 
 
 class Ticker:
-    """When to decide: on the first frame at or after each `interval` tick, as extract samples training
-    frames (a late frame skips the ticks it missed); on every frame with `every_frame`."""
+    """When to decide: on the first frame at or after each `interval` tick; on every frame with `every_frame`.
+    `due(t)` says how many ticks have come since the last frame that had one (0: none). More than one means
+    the frames came slower than the ticks: extract gives each of those ticks the frame shown then, the one
+    before, again (video.at_ticks), and so does Decider."""
 
     def __init__(self, interval: float, every_frame: bool = False) -> None:
         self.interval, self.every_frame, self.next = interval, every_frame, 0.0
 
-    def due(self, t: float) -> bool:
-        if not (self.every_frame or t + 1e-6 >= self.next):
-            return False
-        self.next += self.interval * max(1, math.floor((t - self.next) / self.interval) + 1)
-        return True
+    def due(self, t: float) -> int:
+        if self.every_frame:
+            return 1
+        if t + 1e-6 < self.next:
+            return 0
+        ticks = math.floor((t + 1e-6 - self.next) / self.interval) + 1
+        self.next += self.interval * ticks
+        return ticks
 
 
 class Smoother:
@@ -140,6 +146,8 @@ class Stats:
     frames: int = 0
     dropped: int = 0  # frames of a video file decoded out of time order (a damaged stream): never shown
     decisions: int = 0
+    held: int = 0  # decisions on a frame held over ticks that got no new frame (a camera slower than the ticks)
+    skipped: int = 0  # ticks more than a window behind the last decision: not decided (a stalled camera or computer)
     actions: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -147,25 +155,54 @@ class Stats:
         p50, p95 = (np.percentile(self.latencies_ms, [50, 95]) if self.latencies_ms else (math.nan, math.nan))
         fired = ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items())) or "none"
         dropped = f" ({self.dropped} more out of time order, dropped)" if self.dropped else ""
-        return (f"play: {self.frames} frames{dropped}, {self.decisions} decisions in {seconds:.1f} s; actions: {fired}; "
-                f"latency frame->decision p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+        held = (f" ({self.held} on a frame held over ticks that got no new one: the camera was slower than the ticks)"
+                if self.held else "")
+        skipped = f"; {self.skipped} ticks skipped, more than a window behind" if self.skipped else ""
+        return (f"play: {self.frames} frames{dropped}, {self.decisions} decisions{held} in {seconds:.1f} s{skipped}; "
+                f"actions: {fired}; latency frame->decision p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
 
 class Decider:
     """One game's decisions, tick by tick: model frame -> probabilities -> smoothed -> rule -> trigger,
-    counted in `stats`; the terminal loop and the web page's frames both go through it."""
+    counted in `stats`; the terminal loop and the web page's frames both go through it. `reset()` starts
+    a new game (a reloaded page): nothing of the last one's frames, smoothing or cooldown is kept."""
 
-    def __init__(self, predict, rule: Rule, frame_size: tuple[int, int], stats: Stats | None = None) -> None:
-        self.predict, self.rule, self.frame_size = predict, rule, frame_size
-        self.smooth, self.trigger, self.stats = Smoother(rule.smoothing), Trigger(rule.cooldown_s), stats or Stats()
+    def __init__(self, predict, rule: Rule, frame_size: tuple[int, int], interval: float,
+                 stats: Stats | None = None) -> None:
+        self.predict, self.rule, self.frame_size, self.interval = predict, rule, frame_size, interval
+        self.stats = stats or Stats()
+        self.reset()
 
-    def __call__(self, t: float, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
-        """(probabilities, smoothed probabilities, action or None) for the frame shown at time t."""
+    def reset(self) -> None:
+        self.smooth, self.trigger, self.held = Smoother(self.rule.smoothing), Trigger(self.rule.cooldown_s), None
+        if hasattr(self.predict, "reset"):
+            self.predict.reset()
+
+    def __call__(self, t: float, frame_bgr: np.ndarray, held_ticks: int = 0
+                 ) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """(probabilities, smoothed probabilities, action or None) for the frame shown at time t. `held_ticks`:
+        ticks that came before it with no new frame (Ticker.due - 1). Each is decided first, on the frame
+        shown then (the last one, held), as extract gives such ticks the held frame: a camera slower than
+        the ticks keeps the window's span and motion steps of training. Beyond a window of them (the model
+        forgets the rest) they are counted as skipped."""
         begun = time.perf_counter()
+        fired = None
+        if self.held is not None and held_ticks > 0:
+            window = getattr(self.predict, "window", held_ticks)
+            self.stats.skipped += max(0, held_ticks - window)
+            for back in range(min(held_ticks, window), 0, -1):
+                _, _, action = self._tick(t - back * self.interval, self.held)
+                fired = fired or action
+            self.stats.held += min(held_ticks, window)
+        probabilities, smoothed, action = self._tick(t, frame_bgr)
+        self.held = frame_bgr
+        self.stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
+        return probabilities, smoothed, action or fired
+
+    def _tick(self, t: float, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
         probabilities = self.predict(frames.to_model_frame(frame_bgr, *self.frame_size), frame_bgr)
         smoothed = self.smooth(probabilities)
         action = self.trigger.step(t, decide(smoothed, self.rule))
-        self.stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
         self.stats.decisions += 1
         if action:
             self.stats.actions[action] = self.stats.actions.get(action, 0) + 1
@@ -209,6 +246,17 @@ class TickModel:
         self.find_pose = find_pose
         self.recent_frames: collections.deque = collections.deque(maxlen=motion_gap + 1)
         self.recent_embeddings: collections.deque = collections.deque(maxlen=window)
+
+    @property
+    def window(self) -> int:
+        return self.recent_embeddings.maxlen
+
+    def reset(self) -> None:
+        """A new game: the next frame is the first (no motion against the last game's, no window of it)."""
+        self.recent_frames.clear()
+        self.recent_embeddings.clear()
+        if self.find_pose is not None:
+            self.find_pose.reset()
 
     def features(self, kind: str, model_frame: np.ndarray, frame_bgr: np.ndarray | None) -> np.ndarray:
         if kind == "pose":
@@ -312,43 +360,45 @@ def check_embedder(path: Path, embed, tolerance: float) -> float:
 
 
 def camera_frames(index: int, interval: float, every_frame: bool, stats: Stats) -> Camera:
-    """(time since start, BGR frame, decide on it?) from a webcam, read with OpenCV: a decision on the first
-    frame at or after every `interval` tick of the wall clock. The camera is opened at once (a missing
-    camera is the first thing to say)."""
+    """(time since start, BGR frame, ticks due: Ticker.due) from a webcam, read with OpenCV: a decision on
+    the first frame at or after every `interval` tick of the wall clock. The camera is opened at once (a
+    missing camera is the first thing to say); its frames are read only once the model is loaded."""
     import cv2
 
     capture = cv2.VideoCapture(index)
-    ok, first = capture.read() if capture.isOpened() else (False, None)
+    ok = capture.read()[0] if capture.isOpened() else False
     if not ok:
         capture.release()
         raise PlayError(f"camera {index}: cannot be opened (no camera, or it is busy)")
-    return Camera(capture, first, Ticker(interval, every_frame), stats)
+    return Camera(capture, Ticker(interval, every_frame), stats)
 
 
 class Camera:
     """An opened webcam's frames (see camera_frames); close() releases it, read or not."""
 
-    def __init__(self, capture, first: np.ndarray, ticker: Ticker, stats: Stats) -> None:
-        self.capture, self.first, self.ticker, self.stats = capture, first, ticker, stats
+    def __init__(self, capture, ticker: Ticker, stats: Stats) -> None:
+        self.capture, self.ticker, self.stats = capture, ticker, stats
 
-    def __iter__(self) -> Iterator[tuple[float, np.ndarray | None, bool]]:
-        started, frame = time.monotonic(), self.first
-        while frame is not None:
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray | None, int]]:
+        for _ in range(STALE_FRAMES):  # taken while the model loaded: seconds old, they would read as motion
+            self.capture.grab()
+        started = time.monotonic()
+        ok, frame = self.capture.read()
+        while ok:
             t = time.monotonic() - started
             self.stats.frames += 1
             yield t, frame, self.ticker.due(t)
             ok, frame = self.capture.read()
-            if not ok:
-                frame = None
 
     def close(self) -> None:
         self.capture.release()
 
 
 def file_frames(path: str, interval: float, every_frame: bool, stats: Stats
-                ) -> Iterator[tuple[float, np.ndarray | None, bool]]:
-    """(frame time, BGR frame, True) for the frame shown at every `interval` tick of a video file, by its
-    timestamps, exactly as extract picks training frames (video.at_ticks); every frame with `every_frame`."""
+                ) -> Iterator[tuple[float, np.ndarray | None, int]]:
+    """(frame time, BGR frame, 1) for the frame shown at every `interval` tick of a video file, by its
+    timestamps, exactly as extract picks training frames (video.at_ticks: a frame shown across ticks comes
+    at each); every frame with `every_frame`."""
     def counted(reader):
         for timed_frame in reader:
             stats.frames, stats.dropped = stats.frames + 1, reader.dropped
@@ -357,7 +407,7 @@ def file_frames(path: str, interval: float, every_frame: bool, stats: Stats
     try:
         with video.VideoReader(path) as reader:
             for _, t, frame in video.at_ticks(counted(reader), None if every_frame else interval):
-                yield t, frame, frame is not None  # a frame that failed to decode: no decision
+                yield t, frame, int(frame is not None)  # a frame that failed to decode: no decision
             stats.dropped = reader.dropped  # and those after the last frame shown
             if not stats.frames:
                 raise PlayError(f"{path}: not a readable video (no frames)")
@@ -427,10 +477,22 @@ def read_player(package: Path, interval: float | None) -> Player:
             labels[key]
     except (KeyError, TypeError, ValueError) as exc:
         raise PlayError(f"{package}: labels.json or play.json lacks or mangles {exc}") from None
+    where = "--interval" if from_args else f"{package / 'play.json'}: interval_s"
     if not (math.isfinite(interval) and interval > 0):  # no tick would ever come: the loop would spin
-        where = "--interval" if from_args else f"{package / 'play.json'}: interval_s"
         raise PlayError(f"{where} is {interval:g}: seconds between decisions must be a number above 0 (0.1: 10 a second)")
+    tick = learned_tick(labels)
+    if tick and abs(interval - tick) > 1e-6:
+        raise PlayError(f"{where} is {interval:g} s, but the model learned from ticks {tick:g} s apart: its window "
+                        f"and motion would see every move at another speed (decide every {tick:g} s)")
     return Player(settings, labels, rule, interval, (int(width), int(height)))
+
+
+def learned_tick(labels: dict) -> float | None:
+    """The seconds between the ticks the model learned from, where it looks across ticks (a window of them, or
+    motion or flow against the tick before), else None: a still frame's model decides at any pace. None too
+    for a package from before labels.json said (tick_s)."""
+    across = int(labels.get("window", 1)) > 1 or any(kind in ("motion", "flow") for kind in labels.get("inputs", []))
+    return float(labels["tick_s"]) if across and "tick_s" in labels else None
 
 
 def no_display() -> bool:
@@ -448,6 +510,9 @@ def play(args: argparse.Namespace) -> Stats:
         raise PlayError("--show: no display to open its window on (DISPLAY is not set): run it in a desktop "
                         "session, or leave out --show")
     player = read_player(args.package, args.interval)
+    if args.every_frame and learned_tick(player.labels):
+        print(f"play: note: --every-frame decides on every frame, not every {learned_tick(player.labels):g} s as the "
+              "model learned: for timing the model, not for playing", file=sys.stderr)
     camera = args.source.isdigit()
     if not camera and not Path(args.source).is_file():
         raise PlayError(f"{args.source}: no such video file")
@@ -457,7 +522,8 @@ def play(args: argparse.Namespace) -> Stats:
     try:
         keys = (KeySender(player.settings.get("keys", {})) if args.keys == "on" or (args.keys == "auto" and camera)
                 else None)
-        decider = Decider(load_model(args.package, args.backend, player.labels), player.rule, player.frame_size, stats)
+        decider = Decider(load_model(args.package, args.backend, player.labels), player.rule, player.frame_size,
+                          player.interval, stats)
     except BaseException:
         ticks.close()
         raise
@@ -466,7 +532,7 @@ def play(args: argparse.Namespace) -> Stats:
     try:
         for t, frame, due in ticks:
             if due:
-                probabilities, smoothed, action = decider(t, frame)
+                probabilities, smoothed, action = decider(t, frame, held_ticks=due - 1)
                 if action and keys:
                     keys.send(action)
                 if args.json:
@@ -509,14 +575,19 @@ def play_web(args: argparse.Namespace) -> Stats:
     except web.WebError as exc:
         raise PlayError(str(exc)) from None
     try:
-        decider = Decider(load_model(args.package, args.backend, player.labels), player.rule, player.frame_size)
+        decider = Decider(load_model(args.package, args.backend, player.labels), player.rule, player.frame_size,
+                          player.interval)
     except BaseException:
         server.server_close()
         raise
+    playing = {"game": None}
 
-    def decide_frame(t: float, frame_bgr: np.ndarray) -> dict:
+    def decide_frame(t: float, frame_bgr: np.ndarray, game: str, ticks: int) -> dict:
+        if game != playing["game"]:  # a page loaded (or reloaded): its clock starts at 0, its fight anew
+            decider.reset()
+            playing["game"] = game
         decider.stats.frames += 1
-        line = decider.json_line(t, *decider(t, frame_bgr))
+        line = decider.json_line(t, *decider(t, frame_bgr, held_ticks=ticks - 1))
         if args.json:
             print(json.dumps(line), flush=True)
         return {**line, "decision_ms": round(decider.stats.latencies_ms[-1], 2)}

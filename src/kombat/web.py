@@ -25,7 +25,10 @@ MKJS_URL = "https://github.com/mgechev/mk.js"
 MKJS_SCRIPT = Path("src/mk.js")  # in MK.js's game/ folder, beside images/
 MAX_FRAME_BYTES = 3840 * 2160 * 4  # one 4K RGBA frame
 
-Decide = Callable[[float, np.ndarray], dict]  # (page time in s, BGR frame) -> the decision's JSON object
+# (page time in s, BGR frame, the page load's game id, ticks due: 1, or more when the camera fell behind the
+# ticks) -> the decision's JSON object
+Decide = Callable[[float, np.ndarray, str, int], dict]
+MAX_TICKS = 1000  # a frame answering more ticks than this is a mangled query, not a slow camera
 
 
 class WebError(Exception):
@@ -149,16 +152,19 @@ class Handler(BaseHTTPRequestHandler):
         query = parse_qs(url.query)
         try:
             width, height, t = int(query["w"][0]), int(query["h"][0]), float(query["t"][0])
+            game, ticks = query.get("game", [""])[0], int(query.get("ticks", ["1"])[0])
+            if not 1 <= ticks <= MAX_TICKS:
+                raise ValueError(f"ticks {ticks} is not 1 to {MAX_TICKS}")
             frame = frame_from_rgba(body, width, height)
         except (KeyError, ValueError) as exc:
-            self.reply_json(400, {"error": f"frame: needs w, h and t ({exc})"})
+            self.reply_json(400, {"error": f"frame: needs w, h and t, and ticks from 1 ({exc})"})
             return
         except WebError as exc:
             self.reply_json(400, {"error": str(exc)})
             return
         try:
             with self.server.decide_lock:
-                decision = self.server.decide(t, frame)
+                decision = self.server.decide(t, frame, game, ticks)
         except Exception as exc:  # said on the page and in the terminal, once per frame; the server goes on
             message = f"no decision on this frame ({type(exc).__name__}: {exc})"
             print(f"play: error: {message}", file=sys.stderr, flush=True)

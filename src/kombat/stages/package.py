@@ -206,6 +206,7 @@ def run(cfg: KombatConfig, embeddings_dir: Path, frames_dir: Path, out_dir: Path
     models = {"embedder": (embedder if precision == "float32" else None, embedder_tflite),
               "head": (play_head, to_tflite(play_head))}
     labels = {"classes": list(run_cfg.classes), "frame_size": [run_cfg.extract.width, run_cfg.extract.height],
+              "tick_s": 1 / run_cfg.extract.fps,
               "inputs": list(run_cfg.embed.input_parts), "embedder_precision": precision, "window": run_cfg.head.window,
               "motion_gap": run_cfg.embed.motion_gap, "gains": run_cfg.embed.gains, "pose_people": run_cfg.pose.people,
               "run_id": champion.run_id, "registered_model": f"{cfg.package.model_name}@{cfg.package.alias}", **check_labels}

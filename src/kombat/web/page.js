@@ -32,15 +32,21 @@ function percentile(values, q) {
   return sorted[low] + (sorted[high] - sorted[low]) * (at - low);
 }
 
-// When to decide: on the first frame at or after each tick, as play.py's Ticker (a late frame skips missed ticks).
+// When to decide: on the first frame at or after each tick, as play.py's Ticker: how many ticks came since the
+// last frame that had one (0: none; more than 1: the camera is slower than the ticks, and play.py decides
+// those on the frame held, as training does).
 function ticker(interval) {
   let next = 0;
   return (t) => {
-    if (t + 1e-6 < next) return false;
-    next += interval * Math.max(1, Math.floor((t - next) / interval) + 1);
-    return true;
+    if (t + 1e-6 < next) return 0;
+    const ticks = Math.floor((t + 1e-6 - next) / interval) + 1;
+    next += interval * ticks;
+    return ticks;
   };
 }
+
+// This page load's fight: play.py starts a new one (smoothing, cooldown, the frames before) when it changes.
+const GAME_ID = Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
 
 // ---- MK.js --------------------------------------------------------------------------------------
 
@@ -146,14 +152,14 @@ function decideOnEveryTick(video, config, bars) {
   const due = ticker(config.interval_s);
   let started = null, busy = false, stopped = false;
 
-  async function send(t, captured) {
+  async function send(t, ticks, captured) {
     const width = video.videoWidth, height = video.videoHeight;
     if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, {width, height});
     context.drawImage(video, 0, 0, width, height);
     const pixels = context.getImageData(0, 0, width, height).data;
     let response, decision;
     try {
-      response = await fetch(`/frame?w=${width}&h=${height}&t=${t.toFixed(4)}`,
+      response = await fetch(`/frame?w=${width}&h=${height}&t=${t.toFixed(4)}&ticks=${ticks}&game=${GAME_ID}`,
                              {method: "POST", body: pixels, headers: {"Content-Type": "application/octet-stream"}});
       decision = await response.json();
     } catch (error) {
@@ -176,9 +182,10 @@ function decideOnEveryTick(video, config, bars) {
     const now = performance.now();
     if (started === null) started = now;
     const t = (now - started) / 1000;
-    if (!busy && due(t)) {
+    const ticks = busy ? 0 : due(t);  // while a decision is on its way, ticks wait for the next frame
+    if (ticks) {
       busy = true;
-      send(t, now).finally(() => { busy = false; });
+      send(t, ticks, now).finally(() => { busy = false; });
     }
     nextFrame();
   }

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-TIME_EPS = 1e-6  # seconds: a frame stamped within this of a tick is shown at it (float rounding of rationals)
+# Seconds: a frame stamped within this after a tick is shown at it. Matroska and WebM (OBS, browsers) keep
+# milliseconds, so a 30 fps frame's time is rounded by up to half of one (frame 2 at 0.067 s, its tick 0.0667 s).
+TIME_EPS = 1e-3
 
 
 class VideoError(Exception):

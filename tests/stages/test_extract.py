@@ -64,6 +64,26 @@ def test_a_25_fps_video_gives_every_recorded_frame_too(cfg, video_raw_dir, tmp_p
     assert "between ticks" not in summary
 
 
+@pytest.mark.parametrize("name", ["ann.mkv", "ann.mp4"])
+def test_a_steady_30_fps_stamped_in_milliseconds_gives_every_frame_once(cfg, video_raw_dir, tmp_path, name):
+    """Matroska and WebM (OBS's and browsers' recordings) keep milliseconds: a 30 fps frame's time is rounded by up
+    to half of one (0.033, 0.067 s), so frame 2 at 0.067 s came 0.3 ms after its tick at 0.0667 s. Those frames
+    once missed their ticks: a third of the video was never used, blamed on "an uneven frame rate"."""
+    (video_raw_dir / "videos" / "ann.mp4").unlink()
+    times = [k / 30 for k in range(90)]
+    write_clip(video_raw_dir / "videos" / name, "libx264", times)
+    csv = video_raw_dir / "annotations.csv"
+    csv.write_text(csv.read_text().replace("videos/ann.mp4", f"videos/{name}"))
+    summary = extract.run(every_frame(cfg), video_raw_dir, tmp_path / "frames")
+    ann = read_dataset(tmp_path / "frames").manifest.query(f"source == 'videos/{name}'")
+    assert sorted(ann["phase"].unique()) == [0, 1, 2]
+    last = ann["time"].max()
+    assert last > 2.8 and ann["time"].is_unique  # each frame in one stream, none twice
+    assert sorted(ann["time"]) == [round(round(t, 3), 4) for t in times if round(t, 3) <= last]  # none left out
+    assert json.loads((tmp_path / "frames" / "counts.json").read_text())["between_ticks"] == {}
+    assert "between ticks" not in summary
+
+
 def test_frames_an_uneven_frame_rate_shows_at_no_tick_are_counted(cfg, video_raw_dir, tmp_path):
     """20 fps with three frames 15 ms before the next one: no tick of any stream falls in their 15 ms."""
     times = sorted([k / 20 for k in range(60)] + [0.135, 1.035, 2.035])

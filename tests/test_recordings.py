@@ -82,3 +82,43 @@ def test_group_of_reads_subfolder_or_name_prefix():
     assert group_of(Path("punch/alice_001.png")) == "alice"
     assert group_of(Path("punch/bob-7.jpg")) == "bob"
     assert group_of(Path("punch/solo.png")) == "solo"
+
+
+def test_what_a_spreadsheet_adds_is_read_as_meant(tmp_path):
+    """A trailing comma, spaces around a header, labels in capitals, a path spelled with ./: the same segments."""
+    csv = tmp_path / "annotations.csv"
+    csv.write_text("video,start,end,label ,actor,\nvideos/./a.mp4,0,1,KICK,ann,\nvideos/a.mp4,1,2, Punch,ann,\n")
+    rows = read_annotations(csv)
+    assert rows[["video", "label", "actor"]].values.tolist() == [["videos/a.mp4", "kick", "ann"],
+                                                                  ["videos/a.mp4", "punch", "ann"]]
+    csv.write_text("video,start,end,label\nvideos/./a.mp4,0,2,kick\nvideos/a.mp4,1,3,punch\n")  # one file, two spellings
+    with pytest.raises(DataError, match=r"rows 2 and 3: segments 0.0..2.0 and 1.0..3.0 of videos/a.mp4 overlap$"):
+        read_annotations(csv)
+
+
+def test_rows_are_numbered_as_the_file_numbers_its_lines(tmp_path):
+    csv = tmp_path / "annotations.csv"
+    csv.write_text("video,start,end,label\nvideos/a.mp4,0,1,kick\n\n\nvideos/a.mp4,1,2,jump\n")
+    with pytest.raises(DataError, match=r"annotations\.csv: row 5: unknown label 'jump'"):
+        read_annotations(csv)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("video,start,end,label,actor\nvideos/a.mp4,0,1,kick,\n", r"row 2: actor is empty \(name who is filmed"),
+    ("video,start,end,label,actor\nvideos/a.mp4,0,1,kick,Ann\nvideos/a.mp4,1,2,punch,ann\n",
+     r"rows 2 and 3: videos/a.mp4 is filmed of actor 'Ann' and of 'ann': one video, one actor$"),
+    ("video\tstart\tend\tlabel\nvideos/a.mp4\t0\t1\tkick\n", r"separated by tabs: save it as CSV"),
+])
+def test_who_is_filmed_and_how_the_file_is_saved_are_checked(tmp_path, text, message):
+    """A blank actor cell was read as an actor called "nan" (two people left blank became one)."""
+    csv = tmp_path / "annotations.csv"
+    csv.write_text(text)
+    with pytest.raises(DataError, match=message):
+        read_annotations(csv)
+
+
+def test_a_csv_in_another_encoding_is_told_to_be_utf8(tmp_path):
+    csv = tmp_path / "annotations.csv"
+    csv.write_text("video,start,end,label\nvideos/a.mp4,0,1,kick\n", encoding="utf-16")
+    with pytest.raises(DataError, match=r"cannot parse: .* \(save it as UTF-8\)$"):
+        read_annotations(csv)

@@ -36,24 +36,33 @@ ANNOTATION_COLUMNS = ("video", "start", "end", "label")
 END_TOLERANCE_S = 0.5
 
 
-def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
+SEPARATOR_HINTS = {";": " (its columns are separated by ';': save it with ',' between columns and '.' in numbers)",
+                   "\t": " (its columns are separated by tabs: save it as CSV, with ',' between columns)"}
+
+
+def parse_annotations(table: pd.DataFrame, source: str, lines: list[int] | None = None) -> pd.DataFrame:
     """Validate an annotations table: video, start, end (seconds), label[, actor].
 
-    Without an actor column each video is its own group, so the split is by video.
-    Raises DataError naming `source`, the row and what is wrong.
+    Without an actor column each video is its own group, so the split is by video. Column names and cells
+    are read without the spaces around them, labels in any case, and a video's path as written in any of
+    its spellings (videos/./a.mp4 is videos/a.mp4). `lines`: each row's line in the file (default: row i
+    on line i + 2, after the header). Raises DataError naming `source`, the row and what is wrong.
     """
+    table = table.rename(columns=lambda name: str(name).strip())
+    spare = [c for c in table.columns if c.startswith("Unnamed:") and table[c].isna().all()]
+    table = table.drop(columns=spare)  # a spreadsheet's trailing comma: a column with no name and nothing in it
     missing = [c for c in ANNOTATION_COLUMNS if c not in table.columns]
     if missing:
-        separated_by_semicolons = len(table.columns) == 1 and ";" in str(table.columns[0])
-        hint = (" (its columns are separated by ';': save it with ',' between columns and '.' in numbers)"
-                if separated_by_semicolons else "")
+        header = str(table.columns[0]) if len(table.columns) == 1 else ""
+        hint = next((text for separator, text in SEPARATOR_HINTS.items() if separator in header), "")
         raise DataError(f"{source}: missing column(s) {missing}; expected video,start,end,label[,actor]{hint}")
     unknown = [c for c in table.columns if c not in (*ANNOTATION_COLUMNS, "actor")]
     if unknown:
         raise DataError(f"{source}: unknown column(s) {unknown}; expected video,start,end,label[,actor]")
     if table.empty:
         raise DataError(f"{source}: no segments")
-    rows = table.reset_index(drop=True)  # row i is the CSV's row i + 2 (after the header)
+    rows = table.reset_index(drop=True)
+    line = list(lines) if lines is not None else [i + 2 for i in range(len(rows))]
     for column in ("start", "end"):
         values = pd.to_numeric(rows[column], errors="coerce")
         bad = values.isna() | ~np.isfinite(values.astype(float))
@@ -61,12 +70,13 @@ def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
             row = int(np.flatnonzero(bad)[0])
             value = rows[column].iloc[row]
             given = "is empty" if pd.isna(value) or not str(value).strip() else f"{str(value)!r} is not a number of seconds"
-            raise DataError(f"{source}: row {row + 2}: {column} {given}")
+            raise DataError(f"{source}: row {line[row]}: {column} {given}")
         rows[column] = values.astype(float)
-    rows["label"] = rows["label"].astype(str).str.strip()
-    rows["video"] = rows["video"].astype(str).str.strip()
+    rows["label"] = rows["label"].astype(str).str.strip().str.lower()
+    rows["video"] = [PurePosixPath(video).as_posix() if video else ""
+                     for video in rows["video"].fillna("").astype(str).str.strip()]
     for i, row in enumerate(rows.itertuples(index=False)):
-        where = f"{source}: row {i + 2}"
+        where = f"{source}: row {line[i]}"
         if row.label not in LABELS:
             raise DataError(f"{where}: unknown label {row.label!r}; use one of {list(LABELS)}")
         if not row.video:
@@ -75,14 +85,24 @@ def parse_annotations(table: pd.DataFrame, source: str) -> pd.DataFrame:
             raise DataError(f"{where}: segment {row.start}..{row.end} s is empty or negative")
     if "actor" not in rows.columns:
         rows["actor"] = rows["video"].map(lambda v: PurePosixPath(v).stem)
-    rows["actor"] = rows["actor"].astype(str).str.strip()
+    actors = rows["actor"].fillna("").astype(str).str.strip()
+    if (actors == "").any():
+        row = int(np.flatnonzero(actors == "")[0])
+        raise DataError(f"{source}: row {line[row]}: actor is empty (name who is filmed, or leave the actor column "
+                        "out to split by video)")
+    rows["actor"] = actors
+    for video, group in rows.groupby("video", sort=False):
+        if group["actor"].nunique() > 1:
+            a, b = group.drop_duplicates("actor").index[:2]
+            raise DataError(f"{source}: rows {line[a]} and {line[b]}: {video} is filmed of actor {rows.actor[a]!r} "
+                            f"and of {rows.actor[b]!r}: one video, one actor")
     for video, group in rows.sort_values("start").groupby("video"):
         ends = group["end"].to_numpy()[:-1]
         starts = group["start"].to_numpy()[1:]
         overlap = np.flatnonzero(starts < ends - 1e-9)
         if overlap.size:
             a, b = group.iloc[overlap[0]], group.iloc[overlap[0] + 1]
-            raise DataError(f"{source}: rows {a.name + 2} and {b.name + 2}: segments {a.start}..{a.end} and "
+            raise DataError(f"{source}: rows {line[a.name]} and {line[b.name]}: segments {a.start}..{a.end} and "
                             f"{b.start}..{b.end} of {video} overlap")
     return rows.reset_index(drop=True)
 
@@ -93,10 +113,13 @@ def read_annotations(csv_path: Path) -> pd.DataFrame:
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: annotations not found (expected video,start,end,label[,actor])")
     try:
-        table = pd.read_csv(csv_path, dtype={"video": str, "label": str, "actor": str}, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        table = pd.read_csv(csv_path, dtype=str, skipinitialspace=True, skip_blank_lines=False)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{csv_path}: cannot parse: {str(exc).splitlines()[0]} (save it as UTF-8)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{csv_path}: cannot parse: {str(exc).splitlines()[0]}") from None
-    return parse_annotations(table, str(csv_path))
+    blank = table.isna().all(axis=1).to_numpy()  # empty lines: kept to number the rows as the file does
+    return parse_annotations(table[~blank], str(csv_path), lines=[int(i) + 2 for i in np.flatnonzero(~blank)])
 
 
 def write_annotations(path: Path, rows: list[dict] | pd.DataFrame) -> pd.DataFrame:

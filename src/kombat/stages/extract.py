@@ -46,6 +46,9 @@ from kombat.video import TIME_EPS, VideoError, VideoReader, at_ticks, last_shown
 from kombat.workers import in_threads
 
 COUNT_SLACK_FRAMES, COUNT_SLACK_SHARE = 3, 0.01  # see count_slack
+# A tick whose frame was taken longer ago than this shows a stalled camera or a clock that jumped, not the
+# moment it is labelled with: not a training frame (2 frames at 5 fps, 15 at 30 fps, is no stall)
+STALL_S = 0.5
 
 
 class Skips:
@@ -169,11 +172,17 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     if not times:
         raise DataError(f"{path}: has no frames")
     by_phase: list[tuple[list, list]] = [([], []) for _ in range(phases)]
-    undecodable = 0
-    for (fine_tick, t, frame), label in zip(ticks, labels_at(segments, [t for _, t, _ in ticks])):
+    undecodable, stalled, longest = 0, 0, 0.0
+    stale = [i for i, (fine_tick, t, frame) in enumerate(ticks) if frame is not None and fine_tick * step - t > STALL_S]
+    meant = dict(zip(stale, labels_at(segments, [ticks[i][0] * step for i in stale])))  # the label at the tick
+    for i, ((fine_tick, t, frame), label) in enumerate(zip(ticks, labels_at(segments, [t for _, t, _ in ticks]))):
         label = label or ""
         if frame is None:
             undecodable += bool(label)
+            continue
+        if i in meant:  # the frame shown is from before a stall: the moment the tick is labelled with, unseen
+            stalled += bool(meant[i])
+            longest = max(longest, fine_tick * step - t)
             continue
         frames, rows = by_phase[fine_tick % phases]
         frames.append(frame)
@@ -187,6 +196,8 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     if not frames:
         raise DataError(f"{path}: no frame could be decoded")
     skips.add(path, undecodable, "frames that cannot be decoded")
+    skips.add(path, stalled, f"labelled ticks in a gap with no frame (up to {longest:.1f} s: a stalled camera "
+                             "or a clock that jumped)")
     skips.add(path, out_of_order, "frames decoded out of time order (damaged timestamps)")
     shown = {t for _, t, _ in ticks}  # one tick stream (every_frame off, or no stated rate) leaves the rest by choice
     between = sum(1 for t in times if t < last_end and t not in shown) if phases > 1 else 0

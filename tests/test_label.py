@@ -38,6 +38,25 @@ def test_a_new_segment_stops_at_the_next_one_and_at_the_end():
     assert Editor(duration=2.0).delete().startswith("select a segment first")
 
 
+def test_a_segment_started_on_a_frame_holds_that_frame_as_extract_reads_it():
+    """30 fps frame 2 is at 0.0667 s: a start rounded to 0.067 began after it, so extract left the frame out and
+    Tab jumped to the frame after."""
+    import pandas as pd
+
+    from kombat.data import labels_at
+    from kombat.label import start_ms
+
+    times = [k / 30 for k in range(30)]
+    editor = Editor(duration=1.0)
+    editor.label(times[2], "kick")
+    editor.follow(times[20])
+    editor.set_start(times[5])
+    start = editor.segments[0][0]
+    assert start == 0.166 and start_ms(times[3]) == 0.1 and start_ms(0.5) == 0.5
+    segments = pd.DataFrame([editor.segments[0]], columns=["start", "end", "label"])
+    assert labels_at(segments, times[4:7]) == [None, "kick", "kick"]  # from the frame it was started on
+
+
 @pytest.fixture
 def raw(tmp_path) -> Path:
     """A raw folder with one 3 s clip (20 fps) filmed elsewhere: no segments yet."""

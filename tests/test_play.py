@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -298,7 +299,36 @@ def test_a_stalled_camera_is_caught_up_for_a_window_and_the_rest_counted():
     play_camera(decider, Ticker(0.1), [0.0, 0.1, 2.05])  # no frame for ticks 0.2 to 1.9 s (18), then one for 2.0
     assert predict.seen == [0, 1] + [1] * FrameIds.window + [2]
     assert (decider.stats.held, decider.stats.skipped) == (FrameIds.window, 18 - FrameIds.window)
-    assert "8 on a frame held" in decider.stats.summary(2.1) and "10 ticks skipped" in decider.stats.summary(2.1)
+    assert "8 on a frame held" in decider.stats.summary(2.1) and "10 ticks with no frame skipped" in decider.stats.summary(2.1)
+
+
+def test_a_computer_slower_than_the_ticks_is_not_put_further_behind():
+    """Ticks missed because the last decision took longer than a tick are skipped, not decided on the frame
+    held: deciding them would make the next frame later still."""
+    from kombat.play import Decider, Ticker
+
+    class Slow(FrameIds):
+        def __call__(self, model_frame, frame_bgr):
+            time.sleep(0.12)  # more than a tick (0.1 s)
+            return super().__call__(model_frame, frame_bgr)
+
+    predict = Slow()
+    decider = Decider(predict, RULE, (100, 56), 0.1)
+    play_camera(decider, Ticker(0.1), [0.0, 0.25, 0.5])  # each frame 2 ticks after the last: the computer's delay
+    assert predict.seen == [0, 1, 2] and (decider.stats.held, decider.stats.skipped) == (0, 3)
+
+
+def test_one_action_a_frame_and_it_is_the_one_counted():
+    """A held tick can fire (its smoothing sees the frame twice): that is the frame's action, counted once."""
+    from kombat.play import Decider
+
+    rule = Rule.from_settings(["punch", "kick", "other"], {**SETTINGS, "cooldown_s": 0.0, "smoothing": 2})
+    predict = FrameIds()
+    decider = Decider(predict, rule, (100, 56), 0.1)
+    assert decider(0.0, frame(2))[2] is None  # even: other
+    assert decider(0.1, frame(3))[2] is None  # odd, but the mean with the last is still "other" >= 0.4
+    assert decider(0.3, frame(4), held_ticks=1)[2] == "punch"  # frame 3 held at 0.2 s: punch twice in a row
+    assert decider.stats.actions == {"punch": 1} and predict.seen == [2, 3, 3, 4]
 
 
 def test_a_new_game_forgets_the_last_ones_cooldown_smoothing_and_frames():

@@ -91,7 +91,7 @@ def test_what_a_spreadsheet_adds_is_read_as_meant(tmp_path):
     rows = read_annotations(csv)
     assert rows[["video", "label", "actor"]].values.tolist() == [["videos/a.mp4", "kick", "ann"],
                                                                   ["videos/a.mp4", "punch", "ann"]]
-    csv.write_text("video,start,end,label\nvideos/./a.mp4,0,2,kick\nvideos/a.mp4,1,3,punch\n")  # one file, two spellings
+    csv.write_text("video,start,end,label\nvideos/./a.mp4,0,2,kick\nvideos/x/../a.mp4,1,3,punch\n")  # one file
     with pytest.raises(DataError, match=r"rows 2 and 3: segments 0.0..2.0 and 1.0..3.0 of videos/a.mp4 overlap$"):
         read_annotations(csv)
 
@@ -101,6 +101,14 @@ def test_rows_are_numbered_as_the_file_numbers_its_lines(tmp_path):
     csv.write_text("video,start,end,label\nvideos/a.mp4,0,1,kick\n\n\nvideos/a.mp4,1,2,jump\n")
     with pytest.raises(DataError, match=r"annotations\.csv: row 5: unknown label 'jump'"):
         read_annotations(csv)
+    csv.write_text("\n\nvideo,start,end,label\nvideos/a.mp4,0,1,kick\n\nvideos/a.mp4,1,2,jump\n")  # blank first
+    with pytest.raises(DataError, match=r"annotations\.csv: row 6: unknown label 'jump'"):
+        read_annotations(csv)
+    csv.write_text("video,start,end,label,actor\nvideos/a.mp4,nan,1,kick,NA\n")  # a typo is not an empty cell
+    with pytest.raises(DataError, match=r"row 2: start 'nan' is not a number of seconds$"):
+        read_annotations(csv)
+    csv.write_text("video,start,end,label,actor\nvideos/a.mp4,0,1,kick,NA\n")  # nor is a name that pandas reads as one
+    assert read_annotations(csv)["actor"].tolist() == ["NA"]
 
 
 @pytest.mark.parametrize(("text", "message"), [

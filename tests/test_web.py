@@ -121,7 +121,7 @@ def test_a_frame_gets_the_decision_on_its_pixels(server):
 
 
 @pytest.mark.parametrize("query, error", [("w=64&h=36&t=0", "is not 64x36 RGBA"), ("w=8&h=8", "needs w, h and t"),
-                                          ("w=5&h=5&t=0&ticks=0", "ticks 0 is not 1 to"),
+                                          ("w=5&h=5&t=0&ticks=0", "ticks 0 is below 1"),
                                           ("w=5&h=5&t=0&ticks=many", "needs w, h and t")])
 def test_a_bad_frame_is_refused_with_a_reason(server, query, error):
     status, _, body = fetch(server, f"/frame?{query}", b"\0" * 100)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,14 @@ from kombat.errors import DataError, KombatError
 from kombat.recordings import (ANNOTATION_COLUMNS, END_TOLERANCE_S, parse_annotations, read_annotations,
                                write_annotations)
 from kombat.video import TIME_EPS, VideoError, VideoReader, last_shown
+
+SEGMENT_EPS = 1e-9  # a frame is in a segment from its start on, as data.labels_at says (TIME_EPS is for ticks)
+
+
+def start_ms(t: float) -> float:
+    """A segment's start at the playhead's frame, in whole milliseconds and never after it: rounded up (frame 2
+    of 30 fps at 0.0667 s to 0.067), the segment would begin after the frame it was started on."""
+    return math.floor(t * 1000 + 1e-6) / 1000
 
 NEW_SEGMENT_S = 0.5
 LABEL_KEYS = {ord("p"): "punch", ord("k"): "kick", ord("o"): "other"}
@@ -69,7 +78,7 @@ class Editor:
             end = min([end, *following])
             if end <= t:
                 return "no room for a segment here"
-            self.segments.append([round(t, 3), round(end, 3), label])
+            self.segments.append([start_ms(t), round(end, 3), label])
             self._sort(select=self.segments[-1])
             return f"new {label} segment at {t:.2f} s"
         self.segments[hit][2], self.selected, self.dirty = label, hit, True
@@ -86,7 +95,7 @@ class Editor:
             return "select a segment first (Tab, or move the playhead into one)"
         segment = self.segments[self.selected]
         new = [*segment]
-        new[which] = round(t, 3)
+        new[which] = start_ms(t) if which == 0 else round(t, 3)
         if new[1] <= new[0]:
             return "a segment must end after it starts"
         segment[:] = new
@@ -167,7 +176,7 @@ class Video:
 
     def first_from(self, t: float) -> int:
         """The first frame at or after time t (where a segment starting at t begins)."""
-        return min(bisect.bisect_left(self.times, t - TIME_EPS), self.n_frames - 1)
+        return min(bisect.bisect_left(self.times, t - SEGMENT_EPS), self.n_frames - 1)
 
     def shown_for(self, index: int) -> float:
         return self.times[index + 1] - self.times[index] if index + 1 < self.n_frames else 1 / 30

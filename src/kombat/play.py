@@ -147,7 +147,7 @@ class Stats:
     dropped: int = 0  # frames of a video file decoded out of time order (a damaged stream): never shown
     decisions: int = 0
     held: int = 0  # decisions on a frame held over ticks that got no new frame (a camera slower than the ticks)
-    skipped: int = 0  # ticks more than a window behind the last decision: not decided (a stalled camera or computer)
+    skipped: int = 0  # ticks with no frame not decided: a window behind, or the computer behind (Decider)
     actions: dict[str, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
 
@@ -157,7 +157,8 @@ class Stats:
         dropped = f" ({self.dropped} more out of time order, dropped)" if self.dropped else ""
         held = (f" ({self.held} on a frame held over ticks that got no new one: the camera was slower than the ticks)"
                 if self.held else "")
-        skipped = f"; {self.skipped} ticks skipped, more than a window behind" if self.skipped else ""
+        skipped = (f"; {self.skipped} ticks with no frame skipped (a stalled camera, or decisions slower than the ticks)"
+                   if self.skipped else "")
         return (f"play: {self.frames} frames{dropped}, {self.decisions} decisions{held} in {seconds:.1f} s{skipped}; "
                 f"actions: {fired}; latency frame->decision p50 {p50:.1f} ms, p95 {p95:.1f} ms")
 
@@ -183,30 +184,33 @@ class Decider:
         """(probabilities, smoothed probabilities, action or None) for the frame shown at time t. `held_ticks`:
         ticks that came before it with no new frame (Ticker.due - 1). Each is decided first, on the frame
         shown then (the last one, held), as extract gives such ticks the held frame: a camera slower than
-        the ticks keeps the window's span and motion steps of training. Beyond a window of them (the model
-        forgets the rest) they are counted as skipped."""
+        the ticks keeps the window's span and motion steps of training. They are counted as skipped instead
+        beyond a window of them (the model forgets the rest), with no frame held yet, and while the last
+        decision took longer than a tick (the computer, not the camera, is behind: catching up would only
+        put it further behind). One action at most: a held tick's, unless this frame's tick fires."""
         begun = time.perf_counter()
         fired = None
-        if self.held is not None and held_ticks > 0:
+        if held_ticks > 0:
             window = getattr(self.predict, "window", held_ticks)
-            self.stats.skipped += max(0, held_ticks - window)
-            for back in range(min(held_ticks, window), 0, -1):
-                _, _, action = self._tick(t - back * self.interval, self.held)
-                fired = fired or action
-            self.stats.held += min(held_ticks, window)
+            keeping_up = self.stats.latencies_ms and self.stats.latencies_ms[-1] <= self.interval * 1000
+            replayed = min(held_ticks, window) if self.held is not None and keeping_up else 0
+            self.stats.skipped += held_ticks - replayed
+            self.stats.held += replayed
+            for back in range(replayed, 0, -1):
+                fired = self._tick(t - back * self.interval, self.held)[2] or fired
         probabilities, smoothed, action = self._tick(t, frame_bgr)
         self.held = frame_bgr
         self.stats.latencies_ms.append((time.perf_counter() - begun) * 1000)
-        return probabilities, smoothed, action or fired
+        action = action or fired
+        if action:
+            self.stats.actions[action] = self.stats.actions.get(action, 0) + 1
+        return probabilities, smoothed, action
 
     def _tick(self, t: float, frame_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray, str | None]:
         probabilities = self.predict(frames.to_model_frame(frame_bgr, *self.frame_size), frame_bgr)
         smoothed = self.smooth(probabilities)
-        action = self.trigger.step(t, decide(smoothed, self.rule))
         self.stats.decisions += 1
-        if action:
-            self.stats.actions[action] = self.stats.actions.get(action, 0) + 1
-        return probabilities, smoothed, action
+        return probabilities, smoothed, self.trigger.step(t, decide(smoothed, self.rule))
 
     def json_line(self, t: float, probabilities: np.ndarray, smoothed: np.ndarray, action: str | None) -> dict:
         """What --json prints for a decision."""

@@ -8,6 +8,7 @@ decoded by kombat.video (shared with play.py, which must not import kombat).
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -44,8 +45,8 @@ def parse_annotations(table: pd.DataFrame, source: str, lines: list[int] | None 
     """Validate an annotations table: video, start, end (seconds), label[, actor].
 
     Without an actor column each video is its own group, so the split is by video. Column names and cells
-    are read without the spaces around them, labels in any case, and a video's path as written in any of
-    its spellings (videos/./a.mp4 is videos/a.mp4). `lines`: each row's line in the file (default: row i
+    are read without the spaces around them, labels in any case, and a video's path as the file it names
+    (videos/./a.mp4 and videos/x/../a.mp4 are videos/a.mp4). `lines`: each row's line in the file (default: row i
     on line i + 2, after the header). Raises DataError naming `source`, the row and what is wrong.
     """
     table = table.rename(columns=lambda name: str(name).strip())
@@ -73,7 +74,7 @@ def parse_annotations(table: pd.DataFrame, source: str, lines: list[int] | None 
             raise DataError(f"{source}: row {line[row]}: {column} {given}")
         rows[column] = values.astype(float)
     rows["label"] = rows["label"].astype(str).str.strip().str.lower()
-    rows["video"] = [PurePosixPath(video).as_posix() if video else ""
+    rows["video"] = [posixpath.normpath(video) if video else ""
                      for video in rows["video"].fillna("").astype(str).str.strip()]
     for i, row in enumerate(rows.itertuples(index=False)):
         where = f"{source}: row {line[i]}"
@@ -113,13 +114,17 @@ def read_annotations(csv_path: Path) -> pd.DataFrame:
     if not csv_path.is_file():
         raise DataError(f"{csv_path}: annotations not found (expected video,start,end,label[,actor])")
     try:
-        table = pd.read_csv(csv_path, dtype=str, skipinitialspace=True, skip_blank_lines=False)
+        with csv_path.open(encoding="utf-8-sig") as text:  # empty lines before the header are passed over
+            before_header = next((i for i, line in enumerate(text) if line.strip()), 0)
+        table = pd.read_csv(csv_path, dtype=str, skipinitialspace=True, skip_blank_lines=False, skiprows=before_header,
+                            keep_default_na=False, na_values=[""])  # only an empty cell is empty ("nan" is a typo)
     except UnicodeDecodeError as exc:
         raise DataError(f"{csv_path}: cannot parse: {str(exc).splitlines()[0]} (save it as UTF-8)") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{csv_path}: cannot parse: {str(exc).splitlines()[0]}") from None
     blank = table.isna().all(axis=1).to_numpy()  # empty lines: kept to number the rows as the file does
-    return parse_annotations(table[~blank], str(csv_path), lines=[int(i) + 2 for i in np.flatnonzero(~blank)])
+    first = before_header + 2  # the line of the first row after the header
+    return parse_annotations(table[~blank], str(csv_path), lines=[int(i) + first for i in np.flatnonzero(~blank)])
 
 
 def write_annotations(path: Path, rows: list[dict] | pd.DataFrame) -> pd.DataFrame:

@@ -28,7 +28,6 @@ MAX_FRAME_BYTES = 3840 * 2160 * 4  # one 4K RGBA frame
 # (page time in s, BGR frame, the page load's game id, ticks due: 1, or more when the camera fell behind the
 # ticks) -> the decision's JSON object
 Decide = Callable[[float, np.ndarray, str, int], dict]
-MAX_TICKS = 1000  # a frame answering more ticks than this is a mangled query, not a slow camera
 
 
 class WebError(Exception):
@@ -153,8 +152,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             width, height, t = int(query["w"][0]), int(query["h"][0]), float(query["t"][0])
             game, ticks = query.get("game", [""])[0], int(query.get("ticks", ["1"])[0])
-            if not 1 <= ticks <= MAX_TICKS:
-                raise ValueError(f"ticks {ticks} is not 1 to {MAX_TICKS}")
+            if ticks < 1:  # many is a tab hidden a while, or a laptop asleep: play.py skips what it must
+                raise ValueError(f"ticks {ticks} is below 1")
             frame = frame_from_rgba(body, width, height)
         except (KeyError, ValueError) as exc:
             self.reply_json(400, {"error": f"frame: needs w, h and t, and ticks from 1 ({exc})"})

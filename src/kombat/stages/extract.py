@@ -47,7 +47,7 @@ from kombat.workers import in_threads
 
 COUNT_SLACK_FRAMES, COUNT_SLACK_SHARE = 3, 0.01  # see count_slack
 # A tick whose frame was taken longer ago than this shows a stalled camera or a clock that jumped, not the
-# moment it is labelled with: not a training frame (2 frames at 5 fps, 15 at 30 fps, is no stall)
+# moment it is labelled with: context, never a target (2 frames at 5 fps, 15 at 30 fps, is no stall)
 STALL_S = 0.5
 
 
@@ -58,6 +58,7 @@ class Skips:
         self.strict, self.files = strict, {}
         self.clipped: dict[str, int] = {}  # video -> labelled ticks past its stream's end (not damage)
         self.between_ticks: dict[str, int] = {}  # video -> frames no tick showed (an uneven frame rate)
+        self.gaps: dict[str, dict] = {}  # file -> labelled ticks in a gap with no frame (a stall), and the longest
 
     def add(self, path: Path, frames: int, reason: str) -> None:
         if frames <= 0:
@@ -74,6 +75,7 @@ class Skips:
         self.files.update(other.files)
         self.clipped.update(other.clipped)
         self.between_ticks.update(other.between_ticks)
+        self.gaps.update(other.gaps)
 
     @property
     def total(self) -> int:
@@ -172,7 +174,7 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     if not times:
         raise DataError(f"{path}: has no frames")
     by_phase: list[tuple[list, list]] = [([], []) for _ in range(phases)]
-    undecodable, stalled, longest = 0, 0, 0.0
+    undecodable = 0
     stale = [i for i, (fine_tick, t, frame) in enumerate(ticks) if frame is not None and fine_tick * step - t > STALL_S]
     meant = dict(zip(stale, labels_at(segments, [ticks[i][0] * step for i in stale])))  # the label at the tick
     for i, ((fine_tick, t, frame), label) in enumerate(zip(ticks, labels_at(segments, [t for _, t, _ in ticks]))):
@@ -180,10 +182,12 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
         if frame is None:
             undecodable += bool(label)
             continue
-        if i in meant:  # the frame shown is from before a stall: the moment the tick is labelled with, unseen
-            stalled += bool(meant[i])
-            longest = max(longest, fine_tick * step - t)
-            continue
+        if i in meant:  # a frame from before a gap: kept as context (what play holds too), never a target
+            label = ""
+            if meant[i]:
+                gap = skips.gaps.setdefault(str(path), {"ticks": 0, "longest_s": 0.0})
+                gap["ticks"] += 1
+                gap["longest_s"] = round(max(gap["longest_s"], fine_tick * step - t), 2)
         frames, rows = by_phase[fine_tick % phases]
         frames.append(frame)
         rows.append({"time": round(t, 4), "tick": fine_tick // phases, "phase": fine_tick % phases, "label": label})
@@ -196,8 +200,6 @@ def read_video_frames(path: Path, segments: pd.DataFrame, cfg: KombatConfig,
     if not frames:
         raise DataError(f"{path}: no frame could be decoded")
     skips.add(path, undecodable, "frames that cannot be decoded")
-    skips.add(path, stalled, f"labelled ticks in a gap with no frame (up to {longest:.1f} s: a stalled camera "
-                             "or a clock that jumped)")
     skips.add(path, out_of_order, "frames decoded out of time order (damaged timestamps)")
     shown = {t for _, t, _ in ticks}  # one tick stream (every_frame off, or no stated rate) leaves the rest by choice
     between = sum(1 for t in times if t < last_end and t not in shown) if phases > 1 else 0
@@ -318,6 +320,7 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
         write_json(tmp / "counts.json", {"counts": counts, "actors": actors, "split_by": unit,
                                          "validation": VALIDATION_MEANS[unit], "skipped": skips.files,
                                          "clipped": skips.clipped, "between_ticks": skips.between_ticks,
+                                         "gaps": skips.gaps,
                                          **({"pose": {"frames": len(dataset.landmarks),
                                                       "found": pose_found(dataset.landmarks)}}
                                             if dataset.landmarks is not None else {})})
@@ -331,6 +334,11 @@ def run(cfg: KombatConfig, raw_dir: Path, out_dir: Path) -> str:
     if skips.between_ticks:
         skipped += (f"; {sum(skips.between_ticks.values())} recorded frame(s) of {len(skips.between_ticks)} video(s) "
                     f"fell between ticks (an uneven frame rate), listed in {out_dir / 'counts.json'}")
+    if skips.gaps:
+        longest = max(gap["longest_s"] for gap in skips.gaps.values())
+        skipped += (f"; {sum(gap['ticks'] for gap in skips.gaps.values())} labelled tick(s) of {len(skips.gaps)} "
+                    f"video(s) fell in a gap with no frame (up to {longest:.1f} s: a stalled camera or a clock that "
+                    f"jumped), kept as context but not as targets, listed in {out_dir / 'counts.json'}")
     if dataset.landmarks is not None:
         found = pose_found(dataset.landmarks)
         skipped += (f"; pose: nobody found in {len(dataset.landmarks) - found} of {len(dataset.landmarks)} frames "

@@ -13,6 +13,9 @@ from kombat.schema import BALANCE_METHODS, SplitConfig
 from kombat.tasks import LABELS
 
 
+SEGMENT_EPS = 1e-9  # seconds: float rounding where a time meets a segment's start or end (ticks: video.TIME_EPS)
+
+
 def labels_at(segments: pd.DataFrame, times, chunk: int = 4096) -> list[str | None]:
     """For each time, the label of the (first) segment holding it (start inclusive, end exclusive), else None.
     Times are compared with every segment `chunk` at a time, so memory stays small for long videos."""
@@ -22,7 +25,7 @@ def labels_at(segments: pd.DataFrame, times, chunk: int = 4096) -> list[str | No
     found: list[str | None] = []
     for i in range(0, len(times), chunk):
         t = times[i:i + chunk, None]
-        inside = (starts <= t + 1e-9) & (t < ends - 1e-9)
+        inside = (starts <= t + SEGMENT_EPS) & (t < ends - SEGMENT_EPS)
         found += [str(labels[row.argmax()]) if row.any() else None for row in inside]
     return found
 

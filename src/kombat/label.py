@@ -27,21 +27,20 @@ import pandas as pd
 
 from kombat import screen
 from kombat.cli import tool_main
+from kombat.data import SEGMENT_EPS
 from kombat.errors import DataError, KombatError
 from kombat.recordings import (ANNOTATION_COLUMNS, END_TOLERANCE_S, parse_annotations, read_annotations,
                                write_annotations)
 from kombat.video import TIME_EPS, VideoError, VideoReader, last_shown
 
-SEGMENT_EPS = 1e-9  # a frame is in a segment from its start on, as data.labels_at says (TIME_EPS is for ticks)
+NEW_SEGMENT_S = 0.5
+LABEL_KEYS = {ord("p"): "punch", ord("k"): "kick", ord("o"): "other"}
 
 
 def start_ms(t: float) -> float:
     """A segment's start at the playhead's frame, in whole milliseconds and never after it: rounded up (frame 2
     of 30 fps at 0.0667 s to 0.067), the segment would begin after the frame it was started on."""
     return math.floor(t * 1000 + 1e-6) / 1000
-
-NEW_SEGMENT_S = 0.5
-LABEL_KEYS = {ord("p"): "punch", ord("k"): "kick", ord("o"): "other"}
 
 
 @dataclass
